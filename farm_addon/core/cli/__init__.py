@@ -1,0 +1,96 @@
+"""The ``farm`` command line. No `bpy` module use.
+
+``main(argv)`` returns the exit code: 0 done, 1 the operation failed, 2 bad input or usage.
+Each verb lives in its own module with ``add_parser(subparsers, common)`` and a ``run(args,
+ctx)`` that calls the same core functions as Blender's operators. Global options are accepted
+before or after the verb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ... import __version__
+from ..errors import FarmError
+from .context import Context
+
+# Verbs, in the order `farm --help` lists them. A verb is added here only once it works.
+VERB_MODULES: tuple[str, ...] = ()
+
+EPILOG = """\
+exit codes: 0 done, 1 the operation failed, 2 bad input or usage.
+environment: FARM_MANAGER_URL, FARM_VOLUME, FARM_PROJECT, FARM_USER_NAME, FARM_USER_EMAIL.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors, matching farm's convention."""
+
+
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options every verb takes. On sub-parsers the defaults are suppressed, so a value given
+    before the verb is not overwritten by the sub-parser's default."""
+    default = argparse.SUPPRESS if suppress else None
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("global options")
+    g.add_argument("--manager", metavar="URL", default=default,
+                   help="Flamenco Manager URL (env FARM_MANAGER_URL; default http://localhost:8080)")
+    g.add_argument("--volume", metavar="PATH", default=default,
+                   help="the farm volume as this machine mounts it (env FARM_VOLUME)")
+    g.add_argument("--json", action="store_true", default=default or False,
+                   help="print machine-readable JSON")
+    g.add_argument("--yes", "-y", action="store_true", default=default or False,
+                   help="do not ask for confirmation")
+    g.add_argument("--dry-run", action="store_true", default=default or False,
+                   help="show what would be done and change nothing")
+    g.add_argument("-v", "--verbose", action="count", default=default or 0,
+                   help="say more (repeat for debug output)")
+    g.add_argument("-q", "--quiet", action="store_true", default=default or False,
+                   help="say only what went wrong")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="farm",
+        description="Release management for Flamenco render farms.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common_options(suppress=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"farm {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    common = _common_options(suppress=True)
+    for name in VERB_MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        module.add_parser(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code or 0)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    ctx = Context.from_args(args)
+    try:
+        return int(args.func(args, ctx))
+    except FarmError as exc:
+        ctx.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ctx.error("Interrupted; what was done so far is kept and the command can be run again.")
+        return 1
+    finally:
+        ctx.close()
+
+
+def console_main() -> None:
+    sys.exit(main())
