@@ -1,4 +1,4 @@
-"""What every verb gets: settings, output helpers, and the lazily opened client. No `bpy` module use."""
+"""What every verb gets: settings, output helpers, a progress bar. No `bpy` module use."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..settings import Settings
+from .term import TerminalProgress
 
 
 @dataclass
@@ -43,6 +44,12 @@ class Context:
 
     def emit_json(self, data: Any) -> None:
         print(json.dumps(data, indent=2, sort_keys=True, default=str), file=self.out, flush=True)
+
+    def progress(self, label: str = "") -> TerminalProgress:
+        """A progress bar on stderr; silent with -q or --json."""
+        bar = TerminalProgress(self.err, quiet=self.verbosity < 0 or self.json)
+        bar.label = label
+        return bar
 
     def on_close(self, closer: Any) -> None:
         self._closers.append(closer)

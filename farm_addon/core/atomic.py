@@ -1,0 +1,201 @@
+"""Atomic file writes and a cross-process file lock. No `bpy` module use.
+
+:func:`atomic_write_bytes` writes to a temporary file beside the target (named
+``.farm-tmp-*`` so leftovers of a crash are easy to find and safe to delete), flushes it to
+disk, renames it over the target and flushes the folder: a reader sees the old content or
+the new one, never a mix, even if the machine loses power.
+
+:class:`FileLock` is an advisory lock on a file (``flock`` on POSIX, ``msvcrt.locking`` on
+Windows). The operating system releases it when the holding process dies, so a crash never
+leaves a stale lock behind. Who holds it (process id, host, since when, doing what) is
+written into the lock file, so a second process can say who it is waiting for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from .errors import FarmError
+
+TEMP_PREFIX = ".farm-tmp-"
+
+
+def fsync_dir(directory: Path) -> None:
+    """Flush a folder's entries to disk (a no-op where folders cannot be opened: Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
+    """Yield a binary file; on clean exit it replaces ``path`` atomically, else it vanishes."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=f"-{path.name}", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably."""
+    with atomic_writer(path) as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Replace ``path`` with ``text`` atomically and durably (``\\n`` line ends on every OS)."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+class Busy(FarmError):
+    """Another process holds a lock that this one needs."""
+
+
+def _holder_description(info: dict[str, object]) -> str:
+    pid, host = info.get("pid", "?"), info.get("host", "?")
+    doing = f" ({info['what']})" if info.get("what") else ""
+    since = f" since {info['since']}" if info.get("since") else ""
+    return f"process {pid} on {host}{doing}{since}"
+
+
+class FileLock:
+    """An exclusive lock held by one process at a time, across processes and machines' views.
+
+    ``with FileLock(path, timeout=10, what="farm plan release spring"):`` waits up to
+    ``timeout`` seconds, then raises :class:`Busy` naming the holder. ``timeout=0`` tries
+    once. Locks are not re-entrant: a second ``FileLock`` on the same file in the same
+    process waits like any other.
+
+    Note: on network file systems ``flock`` is only as good as the server's lock support
+    (NFSv4 and SMB honour it).
+    """
+
+    def __init__(self, path: Path, timeout: float = 10.0, what: str = "") -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.what = what
+        self._handle: IO[bytes] | None = None
+
+    @property
+    def locked(self) -> bool:
+        return self._handle is not None
+
+    def acquire(self) -> None:
+        if self._handle is not None:
+            raise RuntimeError(f"{self.path} is already locked by this FileLock")
+        handle = open(self.path, "a+b")  # noqa: SIM115 - kept open while locked
+        deadline = time.monotonic() + max(0.0, self.timeout)
+        delay = 0.01
+        try:
+            while not _try_lock(handle):
+                if time.monotonic() >= deadline:
+                    raise self._busy(handle)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+            info = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                "what": self.what,
+            }
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(info).encode("utf-8"))
+            handle.flush()
+        except BaseException:
+            handle.close()
+            raise
+        self._handle = handle
+
+    def _busy(self, handle: IO[bytes]) -> Busy:
+        try:
+            handle.seek(0)
+            info = json.loads(handle.read().decode("utf-8") or "{}")
+        except (OSError, ValueError):
+            info = {}
+        holder = _holder_description(info) if isinstance(info, dict) else "another process"
+        waited = f" after waiting {self.timeout:g} s" if self.timeout > 0 else ""
+        return Busy(
+            f"{self.path} is locked by {holder}{waited}. Wait for it to finish and try "
+            "again, or check that process; a lock is freed as soon as its process ends."
+        )
+
+    def release(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            _unlock(handle)
+        finally:
+            handle.close()
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    # Lock one byte far past the holder info, so that waiting processes can still read it.
+    _LOCK_OFFSET = 1 << 20
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        handle.seek(_LOCK_OFFSET)
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        handle.seek(_LOCK_OFFSET)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

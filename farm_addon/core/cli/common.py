@@ -1,0 +1,40 @@
+"""Helpers every verb uses: tables, confirmation, targets like ``RELEASE.jobs``.
+No `bpy` module use."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ..errors import BadInput
+from .context import Context
+
+
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    """A plain text table, columns padded to their widest cell."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def confirm(ctx: Context, question: str) -> bool:
+    """Ask ``question``; ``--yes`` answers yes. Without a terminal to ask, refuse."""
+    if ctx.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise BadInput(f"{question} Pass --yes to confirm when not running in a terminal.")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def split_jobs_target(target: str, verb: str) -> str | None:
+    """``jobs`` -> None (every release); ``RELEASE.jobs`` -> RELEASE."""
+    if target == "jobs":
+        return None
+    if target.endswith(".jobs") and len(target) > len(".jobs"):
+        return target[: -len(".jobs")]
+    raise BadInput(
+        f"`farm {verb} {target}`: say `farm {verb} jobs QUERY` or `farm {verb} RELEASE.jobs QUERY`."
+    )

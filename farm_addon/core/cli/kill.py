@@ -1,0 +1,66 @@
+"""``farm kill jobs QUERY`` and ``farm kill RELEASE.jobs QUERY``. No `bpy` module use."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+from ..kill import kill_jobs, match_jobs
+from ..query import HELP
+from ..session import FarmSession
+from .common import confirm, split_jobs_target, table
+from .context import Context
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "kill",
+        parents=[common],
+        help="request cancellation of the jobs a query matches",
+        description="Request cancellation of the jobs a query matches, where Flamenco allows "
+        "it. Asks before acting on more than one job unless --yes; --dry-run only lists.",
+        epilog=HELP + "\nexamples:\n  farm kill jobs 'chair-*'\n"
+        "  farm kill spring.jobs status:queued meta.object:lamp\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("target", metavar="jobs|RELEASE.jobs")
+    p.add_argument("query", nargs="+", metavar="TERM")
+    p.add_argument("--reason", default="killed with farm", help="shown in Flamenco's job log")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    release = split_jobs_target(args.target, "kill")
+    query = shlex.join(args.query) if len(args.query) > 1 else args.query[0]
+    session = FarmSession(ctx.settings)
+    ctx.on_close(session)
+    jobs = match_jobs(session, query, release)
+    rows = [(j.metadata.get("farm.release", "") if j.metadata else "", j.name, j.status, j.id)
+            for j in jobs]
+    if not jobs:
+        if ctx.json:
+            ctx.emit_json({"matched": [], "outcomes": []})
+        ctx.say(f"No job matches {query!r}.")
+        return 0
+    ctx.say(table(rows, ("release", "job", "status", "id")))
+    if ctx.dry_run:
+        if ctx.json:
+            ctx.emit_json({"matched": [dict(zip(("release", "name", "status", "id"), r,
+                                                strict=True)) for r in rows], "outcomes": []})
+        ctx.say(f"Dry run: {len(jobs)} job(s) would be asked to cancel; nothing was sent.")
+        return 0
+    if len(jobs) > 1 and not confirm(ctx, f"Request cancellation of {len(jobs)} jobs?"):
+        ctx.say("Nothing was cancelled.")
+        return 1
+    outcomes = kill_jobs(session, jobs, args.reason, ctx.progress("Cancelling"))
+    if ctx.json:
+        ctx.emit_json({"outcomes": [o.__dict__ for o in outcomes]})
+    else:
+        ctx.say(table([(o.release, o.name, o.outcome, o.message) for o in outcomes],
+                      ("release", "job", "outcome", "detail")))
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        ctx.error(f"{len(failed)} of {len(outcomes)} job(s) could not be cancelled; see above.")
+        return 1
+    return 0

@@ -1,0 +1,98 @@
+"""Killing jobs: find them with a query, then request their cancellation. No `bpy` module use.
+
+Cancellation is a *request* (``cancel-requested``), sent only where Flamenco allows it
+(active, failed, paused, pause-requested, queued). Every job gets its own outcome: a job
+that is already finished is skipped, and one failure never hides the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import BadInput
+from .flamenco import Job, TransitionRefused
+from .flamenco.status import ALLOWED_FROM, JobAction
+from .progress import Progress
+from .query import JobFacts, parse_query
+from .session import FarmSession
+
+CANCELLABLE = frozenset(str(s) for s in ALLOWED_FROM[JobAction.CANCEL])
+
+
+class UnknownRelease(BadInput):
+    """A release that the volume does not hold."""
+
+
+@dataclass(frozen=True)
+class KillOutcome:
+    job_id: str
+    name: str
+    release: str
+    status: str
+    #: "cancel requested", "skipped" or "failed"
+    outcome: str
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+
+def facts(job: Job) -> JobFacts:
+    return JobFacts(id=job.id, name=job.name, status=job.status, metadata=job.metadata or {})
+
+
+def require_release(session: FarmSession, release: str) -> None:
+    known = session.volume.list_releases()
+    if release not in known:
+        listed = ", ".join(known) if known else "none yet"
+        raise UnknownRelease(
+            f"Unknown release {release!r} on volume {session.volume.name!r}. "
+            f"Releases: {listed}."
+        )
+
+
+def match_jobs(session: FarmSession, query: str, release: str | None = None) -> list[Job]:
+    """The Manager's jobs that match ``query`` (and belong to ``release`` when given)."""
+    parsed = parse_query(query, release=release)
+    if release is not None:
+        require_release(session, release)
+    jobs = session.client.jobs()
+    if release is not None:
+        volume_id = session.volume.id
+        jobs = [j for j in jobs if (j.metadata or {}).get("farm.volume") == volume_id]
+    return sorted((j for j in jobs if parsed.matches(facts(j))), key=lambda j: (j.name, j.id))
+
+
+def kill_jobs(
+    session: FarmSession,
+    jobs: list[Job],
+    reason: str = "killed with farm",
+    progress: Progress | None = None,
+) -> list[KillOutcome]:
+    """Request cancellation of ``jobs``; one outcome per job, in order."""
+    progress = progress or Progress()
+    outcomes: dict[str, KillOutcome] = {}
+    to_cancel: list[Job] = []
+    for job in jobs:
+        meta = job.metadata or {}
+        if job.status in CANCELLABLE:
+            to_cancel.append(job)
+        else:
+            outcomes[job.id] = KillOutcome(
+                job.id, facts(job).farm_name, meta.get("farm.release", ""), job.status,
+                "skipped", f"already {job.status}",
+            )
+    results = session.client.cancel_many([j.id for j in to_cancel], reason, progress)
+    for job, result in zip(to_cancel, results, strict=True):
+        meta = job.metadata or {}
+        name, release = facts(job).farm_name, meta.get("farm.release", "")
+        if result.ok:
+            outcomes[job.id] = KillOutcome(job.id, name, release, job.status, "cancel requested")
+        elif isinstance(result.error, TransitionRefused):
+            outcomes[job.id] = KillOutcome(job.id, name, release, job.status, "skipped",
+                                           str(result.error))
+        else:
+            outcomes[job.id] = KillOutcome(job.id, name, release, job.status, "failed",
+                                           str(result.error))
+    return [outcomes[j.id] for j in jobs]

@@ -1,0 +1,468 @@
+"""Pack a .blend with all it needs into a store; notice changed sources. No `bpy` module use.
+
+Layout of a store (``releases/<release>/store/`` or ``quick/store/``)::
+
+    <job>.blend                            the source, its dependency paths rewritten to
+                                           `//<job>.deps/...`
+    <job>.deps/textures/wood.png           a dependency under the source's folder keeps its
+                                           path relative to that folder
+    <job>.deps/_outside/mnt/lib/metal.png  one elsewhere is stored under its absolute path,
+                                           root stripped (a drive letter becomes a folder)
+    <job>.deps/lib/props.blend             linked libraries too, their own paths rewritten
+
+Each job owns its ``<job>.deps`` folder, so two jobs in one store never collide, even when
+their sources have equal relative paths to different files, and one job can be re-packed or
+removed without reference counting. The price is disk space for textures that several jobs
+share; a render farm's store is short-lived, and clarity won over deduplication. All paths
+inside packed blends are relative (``//``), so the store works wherever the volume is
+mounted, on any operating system.
+
+Missing dependencies: a missing linked library is an error (:class:`MissingLibrary`; objects
+would silently vanish from the render); any other missing file (a texture, a cache) is
+packed without, and listed in :attr:`PackResult.missing` for the caller to warn about:
+Blender renders it pink or empty, which an artist may accept for a test.
+
+Packing is atomic: everything is written into a ``.farm-tmp-*`` folder inside the store,
+then ``<job>.deps`` and, last, ``<job>.blend`` are renamed into place. On failure or
+cancellation nothing is left behind.
+
+Every file packed is stamped (size, modification time, SHA-256, computed from the very bytes
+copied), so :func:`changed_since` can later say which sources changed, comparing size and
+modification time first and hashing only files where those differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePath
+from typing import Any
+
+from blender_asset_tracer import blendfile, bpathlib, pack
+from blender_asset_tracer.pack import transfer
+from pydantic import BaseModel, ConfigDict
+
+from .atomic import TEMP_PREFIX
+from .blendinfo import (
+    BadBlendFile,
+    Dependency,
+    _check_file,
+    _damaged,
+    _not_a_blend,
+    bat_session,
+    trace_dependencies,
+    usage_kind,
+)
+from .errors import Cancelled, FarmError
+from .names import validate_name
+from .progress import Progress
+from .volume import Volume
+
+_CHUNK = 1 << 20
+OUTSIDE = "_outside"
+
+
+class MissingLibrary(BadBlendFile):
+    """A linked library of the source does not exist."""
+
+
+class AlreadyPacked(FarmError):
+    """The store already holds a packed blend for this job."""
+
+
+class FileStamp(BaseModel):
+    """A file as it was when packed; ``sha256`` None means it did not exist."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str  # absolute, on the machine that packed it
+    size: int | None = None
+    mtime_ns: int | None = None
+    sha256: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.sha256 is not None
+
+
+class PackedFile(FileStamp):
+    """A dependency as packed: its source's stamp and where the copy is."""
+
+    kind: str = "file"
+    stored: str | None = None  # volume-relative POSIX path; None if it was missing
+
+    def stamp(self) -> FileStamp:
+        return FileStamp(path=self.path, size=self.size, mtime_ns=self.mtime_ns, sha256=self.sha256)
+
+
+class Fingerprint(BaseModel):
+    """Stamps of a source .blend and of every file it depends on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    blend: FileStamp
+    dependencies: list[FileStamp]
+
+    @property
+    def files(self) -> list[FileStamp]:
+        return [self.blend, *self.dependencies]
+
+
+class MissingFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    kind: str
+    used_by: str
+
+
+class PackResult(BaseModel):
+    """What :func:`pack_blend` stored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    stored_blend: Path  # absolute: store_dir/<job>.blend
+    stored_blend_rel: str  # the same, volume-relative
+    deps_dir: Path | None  # store_dir/<job>.deps, None when the blend needs nothing
+    source_sha256: str
+    fingerprint: Fingerprint
+    dependencies: list[PackedFile]
+    missing: list[MissingFile]
+
+
+# --- stamps -----------------------------------------------------------------------------
+
+
+def stamp(path: Path | str) -> FileStamp:
+    """Size, modification time and SHA-256 of a file, or an empty stamp if it is missing."""
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            digest = hashlib.sha256()
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return FileStamp(path=str(path))
+    return FileStamp(
+        path=str(path), size=info.st_size, mtime_ns=info.st_mtime_ns, sha256=digest.hexdigest()
+    )
+
+
+def _copy_stamped(source: Path, target: Path) -> FileStamp:
+    """Copy ``source`` to ``target`` and stamp the bytes copied, in one read."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        info = os.fstat(src.fileno())
+        digest = hashlib.sha256()
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+    return FileStamp(
+        path=str(source), size=info.st_size, mtime_ns=info.st_mtime_ns, sha256=digest.hexdigest()
+    )
+
+
+def _stamp_unchanged(old: FileStamp) -> bool:
+    """True if the file still matches ``old``: cheap when size and mtime agree."""
+    try:
+        info = os.stat(old.path)
+    except (FileNotFoundError, NotADirectoryError):
+        return not old.exists
+    if not old.exists:
+        return False
+    if info.st_size == old.size and info.st_mtime_ns == old.mtime_ns:
+        return True
+    return info.st_size == old.size and stamp(old.path).sha256 == old.sha256
+
+
+def changed_since(fingerprint: Fingerprint) -> list[str]:
+    """Paths of the files that differ from ``fingerprint``: changed, deleted or appeared.
+
+    Size and modification time are compared first; a file is hashed only when they differ
+    (a `touch` or a copy that kept the content is not a change).
+    """
+    return [old.path for old in fingerprint.files if not _stamp_unchanged(old)]
+
+
+def _dependency_files(dependencies: Iterable[Dependency]) -> Iterator[tuple[Dependency, Path]]:
+    for dep in dependencies:
+        files = dep.files()
+        if not files:
+            yield dep, dep.path
+        for path in files:
+            yield dep, path
+
+
+def source_fingerprint(source: Path) -> Fingerprint:
+    """Stamp ``source`` and every file it depends on (traced with BAT, libraries followed)."""
+    source = _check_file(source)
+    blend = stamp(source.absolute())
+    deps = [stamp(path) for _, path in _dependency_files(trace_dependencies(source))]
+    return Fingerprint(blend=blend, dependencies=deps)
+
+
+# --- packing ----------------------------------------------------------------------------
+
+
+class _InlineTransferer(transfer.FileTransferer):
+    """BAT's transferer without its thread: the packer copies files itself, inline."""
+
+    def start(self) -> None:  # no thread: nothing is ever queued
+        pass
+
+    def run(self) -> None:
+        pass
+
+    def done_and_join(self) -> None:
+        self.done.set()
+
+    def abort_and_join(self) -> None:
+        self.abort()
+
+
+class _Packer(pack.Packer):
+    """BAT's Packer with farm's layout, inline copies that stamp what they copy,
+    missing files sorted by kind, and farm's progress and cancellation."""
+
+    def __init__(self, source: Path, tmp: Path, deps_name: str, progress: Progress) -> None:
+        super().__init__(source, source.parent, str(tmp))
+        self.source_dir = source.parent
+        self.deps_root = tmp / deps_name
+        self.progress = progress
+        self.missing: list[MissingFile] = []
+        self.packed: list[tuple[Path, Path, str, FileStamp]] = []  # source, copy, kind, stamp
+        # Blends whose paths BAT rewrites are stamped before it reads them for rewriting.
+        self.stamps: dict[Path, FileStamp] = {source: stamp(source)}
+        self.rewritten_from: dict[Path, Path] = {}
+        self._kind = "blend"
+        self._rewrite_in = tmp / ".rewritten"  # same file system as the store: moves are renames
+        self._rewrite_in.mkdir()
+
+    # Every dependency moves into <job>.deps, so every reference gets rewritten.
+    def _path_in_project(self, path: Path) -> bool:
+        return False
+
+    def _visit_asset(self, asset_path: Path, usage: Any) -> None:
+        self.progress.check()
+        if not usage.is_sequence and not asset_path.exists():
+            self._note_missing(asset_path, usage)
+        super()._visit_asset(asset_path, usage)
+
+    def _visit_sequence(self, asset_path: Path, usage: Any) -> None:
+        before = len(self.missing_files)
+        super()._visit_sequence(asset_path, usage)
+        if len(self.missing_files) > before:
+            self._note_missing(asset_path, usage)
+
+    def _note_missing(self, asset_path: Path, usage: Any) -> None:
+        self.missing.append(MissingFile(
+            path=str(asset_path), kind=usage_kind(usage), used_by=str(usage.block.bfile.filepath)
+        ))
+
+    def _find_new_paths(self) -> None:
+        taken: dict[PurePath, Path] = {}
+        for path in self._new_location_paths:
+            absolute = bpathlib.make_absolute(path)
+            try:
+                rel: PurePath = absolute.relative_to(self.source_dir)
+            except ValueError:
+                rel = PurePath(OUTSIDE, bpathlib.strip_root(absolute))
+            if taken.setdefault(rel, absolute) != absolute:
+                raise FarmError(
+                    f"Two dependencies would be packed to one place: {taken[rel]} and "
+                    f"{absolute}. Rename one of them."
+                )
+            self._actions[path].new_path = self.deps_root / rel
+
+    def _rewrite_paths(self) -> None:
+        for path, action in self._actions.items():
+            if action.rewrites and path not in self.stamps:
+                self.stamps[path] = stamp(path)
+        super()._rewrite_paths()
+
+    def _create_file_transferer(self) -> transfer.FileTransferer:
+        return _InlineTransferer()
+
+    def _write_info_file(self) -> None:
+        """No pack-info.txt: the store has its own layout."""
+
+    def _copy_asset_and_deps(self, asset_path: Path, action: Any) -> None:
+        self.progress.check()
+        self._kind = usage_kind(action.usages[0]) if action.usages else "blend"
+        if action.read_from is not None:
+            self.rewritten_from[Path(action.read_from)] = asset_path
+        super()._copy_asset_and_deps(asset_path, action)
+        self.progress.advance()
+
+    def _send_to_target(self, asset_path: Path, target: PurePath, may_move: bool = False) -> None:
+        target = Path(target)
+        source = self.rewritten_from.get(asset_path)
+        if source is None:  # a plain copy: stamp the very bytes copied
+            file_stamp = _copy_stamped(asset_path, target)
+            source = asset_path
+        else:  # a blend with rewritten paths: move the rewritten copy in
+            file_stamp = self.stamps[source]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(asset_path, target)
+        self.packed.append((source, target, self._kind, file_stamp))
+
+
+def pack_blend(
+    source: Path,
+    volume: Volume,
+    store_dir: Path,
+    job_name: str,
+    progress: Progress | None = None,
+    *,
+    replace: bool = False,
+) -> PackResult:
+    """Pack ``source`` and its dependencies as ``store_dir/<job_name>.blend`` (see module doc).
+
+    Raises BadBlendFile for a missing or damaged source, MissingLibrary when a linked
+    library is missing, AlreadyPacked when the job is in the store and not ``replace``,
+    Cancelled when ``progress`` is cancelled. Nothing is left in the store on failure.
+    """
+    progress = progress or Progress()
+    job_name = validate_name(job_name)
+    source = Path(os.path.abspath(_check_file(source)))
+    store_dir = volume.check_inside(store_dir)
+    final_blend = store_dir / f"{job_name}.blend"
+    final_deps = store_dir / f"{job_name}.deps"
+    if not replace and (final_blend.exists() or final_deps.exists()):
+        raise AlreadyPacked(
+            f"{volume.relpath(final_blend)} is already packed; replace the job to pack it again."
+        )
+    store_dir.mkdir(parents=True, exist_ok=True)
+    progress.message(f"Packing {source.name} as {job_name}")
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}pack-", dir=store_dir))
+    tmp_deps = tmp / final_deps.name
+    try:
+        packed, missing = _pack_into(source, tmp, tmp_deps.name, progress)
+        changed = [str(src) for src, _, _, old in packed if not _same_size_and_mtime(src, old)]
+        if changed:
+            raise FarmError(
+                f"{changed[0]} changed while it was being packed; save your work and try again."
+            )
+        progress.check()
+        _move_into_place(tmp, tmp / source.name, tmp_deps, final_blend, final_deps)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    blend_stamp = packed[0][3]
+    dependencies = [
+        PackedFile(
+            **file_stamp.model_dump(),
+            kind=kind,
+            stored=volume.relpath(final_deps / copy.relative_to(tmp_deps)),
+        )
+        for _, copy, kind, file_stamp in packed[1:]
+    ] + [PackedFile(path=item.path, kind=item.kind) for item in missing]
+    return PackResult(
+        source=str(source),
+        stored_blend=final_blend,
+        stored_blend_rel=volume.relpath(final_blend),
+        deps_dir=final_deps if final_deps.is_dir() else None,
+        source_sha256=blend_stamp.sha256 or "",
+        fingerprint=Fingerprint(
+            blend=blend_stamp, dependencies=[dep.stamp() for dep in dependencies]
+        ),
+        dependencies=dependencies,
+        missing=missing,
+    )
+
+
+def _same_size_and_mtime(path: Path, old: FileStamp) -> bool:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return info.st_size == old.size and info.st_mtime_ns == old.mtime_ns
+
+
+def _pack_into(
+    source: Path, tmp: Path, deps_name: str, progress: Progress
+) -> tuple[list[tuple[Path, Path, str, FileStamp]], list[MissingFile]]:
+    """Run BAT's packer into ``tmp``: the packed files (the blend first) and the missing ones."""
+    with bat_session():
+        packer = _Packer(source, tmp, deps_name, progress)
+        try:
+            _strategise(packer, source)
+            libraries = [item.path for item in packer.missing if item.kind == "library"]
+            if libraries:
+                raise MissingLibrary(
+                    f"{source} links to missing "
+                    f"{'library' if len(libraries) == 1 else 'libraries'} "
+                    + ", ".join(libraries)
+                    + ". Its linked objects would be missing from the render; restore the "
+                    "file or fix the link in Blender, then try again."
+                )
+            progress.start(len(packer._actions), f"Packing {source.name}")
+            try:
+                packer.execute()
+            except pack.Aborted as exc:
+                raise FarmError(f"Packing {source} failed: {exc}") from exc
+        finally:
+            packer.close()
+    main = tmp / source.name
+    packed = sorted(packer.packed, key=lambda entry: entry[1] != main)
+    if not packed or packed[0][1] != main:  # pragma: no cover - BAT always packs the blend
+        raise FarmError(f"Packing {source} did not produce a blend file.")
+    return packed, packer.missing
+
+
+def _strategise(packer: _Packer, source: Path) -> None:
+    """BAT's tracing step, with its errors turned into farm's."""
+    try:
+        packer.strategise()
+    except (FarmError, Cancelled):
+        raise
+    except blendfile.exceptions.BlendFileError as exc:
+        raise _not_a_blend(source, exc) from exc
+    except OSError as exc:
+        raise BadBlendFile(f"{source} cannot be read: {exc.strerror or exc}.") from exc
+    except Exception as exc:  # the file's bytes are wrong: struct errors, bad pointers
+        raise _damaged(source, exc) from exc
+
+
+def _move_into_place(
+    tmp: Path, tmp_blend: Path, tmp_deps: Path, final_blend: Path, final_deps: Path
+) -> None:
+    """Rename the packed deps folder, then the blend, into the store (the blend last)."""
+    old_deps = tmp / "old.deps"
+    if final_deps.exists():
+        os.replace(final_deps, old_deps)
+    try:
+        if tmp_deps.exists():
+            os.replace(tmp_deps, final_deps)
+        os.replace(tmp_blend, final_blend)
+    except BaseException:
+        if tmp_blend.exists() and final_deps.exists() and not tmp_deps.exists():
+            os.replace(final_deps, tmp_deps)
+        if old_deps.exists() and not final_deps.exists():
+            os.replace(old_deps, final_deps)
+        raise
+
+
+def remove_packed(volume: Volume, store_dir: Path, job_name: str) -> None:
+    """Delete ``<job>.blend`` and ``<job>.deps`` from a store (to undo a plan that failed)."""
+    job_name = validate_name(job_name)
+    for path in (store_dir / f"{job_name}.blend", store_dir / f"{job_name}.deps"):
+        if path.is_symlink() or path.is_file():
+            volume.check_inside(path.parent)
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(volume.check_inside(path))
+
+
+def missing_warning(result: PackResult) -> str | None:
+    """A one-line warning about the files a pack lacks, or None."""
+    if not result.missing:
+        return None
+    listed = ", ".join(f"{item.kind} {item.path}" for item in result.missing[:3])
+    more = f" and {len(result.missing) - 3} more" if len(result.missing) > 3 else ""
+    return (f"{Path(result.source).name} is packed without {listed}{more}; "
+            "they will be missing from the render.")

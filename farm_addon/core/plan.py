@@ -1,0 +1,376 @@
+"""Planning a release: sources and plan files -> checked jobs -> packed store -> submissions.
+No `bpy` module use.
+
+Order matters, so that a mistake costs nothing:
+
+1. every source is expanded, named, read (frame range, scene, output format, with Blender
+   Asset Tracer) and checked, and every job is dry-compiled by the Manager (``jobs/check``);
+2. every .blend is packed with its dependencies into ``store/``; if one fails, what this run
+   packed is removed again and nothing is recorded or submitted;
+3. the record is written, then the jobs are submitted (see :mod:`.submit`).
+
+A plan interrupted after step 3 began is finished by running the same command again.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .blendinfo import BlendInfo, read_blend_info
+from .errors import BadInput
+from .flamenco import NotFound, SubmittedJob, current_platform
+from .flamenco.bulk import run_bulk
+from .frames import parse_frames
+from .names import casefold_collisions, validate_name
+from .packing import PackResult, missing_warning, pack_blend, remove_packed
+from .planfile import JobSettings, PlanFile, load_plan_file
+from .progress import Progress
+from .record import (
+    DEFAULT_JOB_TYPE,
+    JobRecord,
+    PlannedFrom,
+    RecordStore,
+    ReleaseRecord,
+    job_metadata,
+)
+from .session import FarmSession
+from .sources import Source, expand_sources
+from .submit import SubmitOutcome, job_settings, pending, submit_pending
+
+
+class ReleaseExists(BadInput):
+    """Planning a release that already exists, without ``add``."""
+
+
+@dataclass
+class PlanRequest:
+    """What the user asked for, from the CLI or Blender's Plan Release dialog."""
+
+    release: str | None = None
+    sources: list[str] = field(default_factory=list)
+    plan_file: Path | None = None
+    add: bool = False
+    cwd: Path = field(default_factory=Path.cwd)
+    name_template: str | None = None
+    naming: str | None = None
+    #: Settings for every job; a plan file's [jobs.NAME] tables still win for their job.
+    overrides: JobSettings = field(default_factory=JobSettings)
+
+
+@dataclass
+class PlanResult:
+    release: str
+    jobs: list[SubmitOutcome]
+    warnings: list[str]
+    resumed: bool = False
+    dry_run: bool = False
+    planned: list[JobRecord] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.jobs)
+
+
+def propose_release_name(existing: list[str], when: datetime | None = None) -> str:
+    """``release-2026-11-27``, or ``release-2026-11-27-2`` when that exists."""
+    base = f"release-{(when or datetime.now()):%Y-%m-%d}"
+    taken = set(existing)
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def looks_like_source(text: str, cwd: Path) -> bool:
+    """Whether a positional argument is a source rather than a release name."""
+    return (
+        any(ch in text for ch in "/\\*?[{")
+        or text.lower().endswith(".blend")
+        or (cwd / text).exists()
+    )
+
+
+@dataclass
+class _Planned:
+    source: Source
+    info: BlendInfo
+    record: JobRecord
+
+
+def _merge(*layers: JobSettings) -> JobSettings:
+    merged: dict[str, object] = {}
+    for layer in layers:
+        merged.update(layer.model_dump(exclude_none=True))
+    return JobSettings.model_validate(merged)
+
+
+def _collect_sources(request: PlanRequest, plan: PlanFile | None) -> list[Source]:
+    sources: list[Source] = []
+    template = request.name_template or (plan.name if plan else None)
+    if request.sources:
+        sources += expand_sources(request.sources, request.cwd, template)
+    if plan is not None:
+        if plan.sources:
+            sources += expand_sources(plan.sources, plan.base_dir, template)
+        known = {s.name for s in sources}
+        for name, override in plan.jobs.items():
+            if override.source is not None:
+                found = expand_sources([override.source], plan.base_dir)
+                if len(found) != 1:
+                    raise BadInput(f"[jobs.{name}] source {override.source!r} must name one "
+                                   f".blend file; it gives {len(found)}.")
+                src = found[0]
+                sources = [s for s in sources if s.name != name]
+                sources.append(Source(path=src.path, name=name, metadata=dict(src.metadata),
+                                      given_as=override.source))
+            elif name not in known:
+                raise BadInput(
+                    f"The plan file has settings for job {name!r}, but no source makes a job "
+                    f"of that name. Jobs: {', '.join(sorted(known)) or 'none'}."
+                )
+    if not sources:
+        raise BadInput("Nothing to plan: give .blend files, folders or patterns, or --from "
+                       "PLAN.toml.")
+    return sources
+
+
+def _check_names(sources: list[Source], existing: list[str]) -> None:
+    seen: dict[str, Source] = {}
+    for src in sources:
+        validate_name(src.name, f"job name (from {src.given_as or src.path})")
+        if src.name in seen:
+            raise BadInput(
+                f"Two sources make the job {src.name!r}: {seen[src.name].path} and {src.path}. "
+                "Rename one, or use a pattern with named parts and a name template."
+            )
+        seen[src.name] = src
+    for group in casefold_collisions([*existing, *seen]):
+        raise BadInput(
+            f"Job names {', '.join(repr(n) for n in group)} differ only in case; they would "
+            "be the same folder on Windows and macOS. Rename one."
+        )
+
+
+def _job_record(
+    release: str, src: Source, settings: JobSettings, info: BlendInfo, defaults_chunk: int,
+    defaults_priority: int,
+) -> JobRecord:
+    scene = info.scene
+    frames = settings.frames or scene.frames
+    if not frames:
+        raise BadInput(f"{src.path.name}: scene {scene.name!r} renders no frames "
+                       f"(start {scene.frame_start} > end {scene.frame_end}); give frames.")
+    parse_frames(frames)  # BadInput with the reason when it does not parse or is empty
+    fmt = scene.flamenco_format
+    ext = scene.file_extension
+    if settings.output_format:
+        fmt = settings.output_format.upper()
+        ext = _extension_for(fmt)
+    if scene.is_video and not settings.output_format:
+        raise BadInput(
+            f"{src.path.name}: scene {scene.name!r} renders a video ({scene.file_format}); "
+            "farm renders frames. Set an image format in the file, or output_format = "
+            "\"PNG\" in the plan."
+        )
+    return JobRecord(
+        name=src.name,
+        source=str(src.path),
+        source_sha256="0" * 64,  # filled in by packing
+        stored_blend=f"releases/{release}/store/{src.name}.blend",
+        frames=frames,
+        chunk_size=settings.chunk_size or defaults_chunk,
+        priority=settings.priority if settings.priority is not None else defaults_priority,
+        worker_tag=settings.worker_tag,
+        job_type=DEFAULT_JOB_TYPE,
+        scene=scene.name,
+        output_format=fmt,
+        file_extension=ext,
+        has_previews=scene.has_previews,
+        output_dir=f"releases/{release}/out/{src.name}/",
+        metadata=dict(src.metadata),
+        revisions=[],
+    )
+
+
+_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "OPEN_EXR": ".exr", "OPEN_EXR_MULTILAYER": ".exr",
+               "TIFF": ".tif", "BMP": ".bmp", "WEBP": ".webp", "TGA": ".tga", "HDR": ".hdr"}
+
+
+def _extension_for(fmt: str) -> str:
+    if fmt not in _EXTENSIONS:
+        raise BadInput(f"Output format {fmt!r} is not one farm can deliver. Use one of "
+                       f"{', '.join(sorted(_EXTENSIONS))}.")
+    return _EXTENSIONS[fmt]
+
+
+def _apply_pack(job: JobRecord, packed: PackResult) -> None:
+    blend = packed.fingerprint.blend
+    job.source_sha256 = blend.sha256 or job.source_sha256
+    job.source_size = blend.size
+    job.source_mtime_ns = blend.mtime_ns
+    job.dependencies = list(packed.dependencies)
+    job.stored_blend = packed.stored_blend_rel
+    job.current.source_sha256 = job.source_sha256
+
+
+def prepare(
+    session: FarmSession, request: PlanRequest, progress: Progress
+) -> tuple[str, PlanFile | None, list[_Planned], ReleaseRecord | None]:
+    """Steps 1: everything checked, nothing written. Raises on the first problem."""
+    plan = load_plan_file(request.plan_file) if request.plan_file else None
+    volume = session.volume
+    store = RecordStore(volume)
+    release = request.release or (plan.release if plan else None)
+    if release is None:
+        release = propose_release_name(volume.list_releases())
+        progress.message(f"No release name given: planning {release!r}.")
+    release = validate_name(release, "release name")
+    existing = store.load(release) if store.exists(release) else None
+    client = session.client
+    defaults = plan.defaults if plan else JobSettings()
+    sources = _collect_sources(request, plan)
+    _check_names(sources, existing.job_names if existing else [])
+    if existing is not None:
+        if not request.add:
+            raise ReleaseExists(
+                f"Release {release!r} already exists with {len(existing.jobs)} job(s). "
+                "Use --add to add jobs to it, or `farm replace job JOB` to re-render one."
+            )
+        clash = [s.name for s in sources if existing.find(s.name)]
+        if clash:
+            raise BadInput(f"Release {release!r} already has job(s) {', '.join(clash)}; "
+                           "use `farm replace job` for those.")
+    try:
+        client.job_type(DEFAULT_JOB_TYPE)
+    except NotFound as exc:
+        raise BadInput(f"The Manager has no job type {DEFAULT_JOB_TYPE!r}, which farm "
+                       "submits. Check the Manager's job types.") from exc
+    planned: list[_Planned] = []
+    progress.start(len(sources), "Reading")
+    for src in sources:
+        progress.check()
+        override = plan.jobs.get(src.name) if plan else None
+        settings = _merge(defaults, request.overrides, override or JobSettings())
+        info = read_blend_info(src.path, settings.scene)
+        record = _job_record(release, src, settings, info, session.settings.chunk_size,
+                             session.settings.priority)
+        if override is not None and override.metadata:
+            record.metadata.update(override.metadata)
+        planned.append(_Planned(src, info, record))
+        progress.advance()
+    for tag in sorted({p.record.worker_tag for p in planned if p.record.worker_tag}):
+        client.worker_tag_id(tag)  # UnknownWorkerTag (bad input) lists the known tags
+    _dry_compile(session, release, planned, progress)
+    return release, plan, planned, existing
+
+
+def _dry_compile(
+    session: FarmSession, release: str, planned: list[_Planned], progress: Progress
+) -> None:
+    """Let the Manager compile every job (``POST /jobs/check``) before anything is written."""
+    client = session.client
+    draft = ReleaseRecord(name=release, volume_id=session.volume.id)
+    tag_ids = {t: client.worker_tag_id(t) for t in {p.record.worker_tag for p in planned} if t}
+    bodies = [
+        SubmittedJob(
+            name=f"{release}/{p.record.name}", type=p.record.job_type,
+            priority=p.record.priority, submitter_platform=current_platform(),
+            settings=job_settings(session.volume, p.record),
+            metadata=job_metadata(draft, p.record, session.settings, session.volume),
+            worker_tag=tag_ids.get(p.record.worker_tag or ""),
+        )
+        for p in planned
+    ]
+    results = run_bulk([(i, functools.partial(client.check_job, b)) for i, b in enumerate(bodies)],
+                       max_in_flight=client.max_in_flight, progress=progress,
+                       label="Checking with the Manager")
+    progress.check()
+    bad = [(planned[r.key].record.name, r.error) for r in results if not r.ok]
+    if bad:
+        listed = "; ".join(f"{name}: {err}" for name, err in bad[:5])
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise BadInput(f"The Manager refuses {len(bad)} job(s): {listed}{more}. "
+                       "Nothing was submitted.")
+
+
+def plan_release(
+    session: FarmSession,
+    request: PlanRequest,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+) -> PlanResult:
+    """Plan (or finish planning) a release; see the module's docstring for the order."""
+    progress = progress or Progress()
+    volume = session.volume
+    store = RecordStore(volume)
+    # An interrupted plan: finish submitting what the record already holds.
+    name = request.release
+    if name is not None and store.exists(name) and not request.add and not dry_run:
+        record = store.load(name)
+        if pending(record):
+            return _resume(session, store, name, progress)
+    release, plan, planned, existing = prepare(session, request, progress)
+    warnings: list[str] = []
+    if dry_run:
+        return PlanResult(release, [], warnings, dry_run=True,
+                          planned=[p.record for p in planned])
+    store_dir = volume.store_dir(release)
+    packed_names: list[str] = []
+    progress.start(len(planned), "Packing")
+    try:
+        for p in planned:
+            progress.check()
+            result = pack_blend(p.source.path, volume, store_dir, p.record.name)
+            packed_names.append(p.record.name)
+            _apply_pack(p.record, result)
+            warning = missing_warning(result)
+            if warning:
+                warnings.append(warning)
+            progress.advance()
+    except BaseException:
+        for job_name in packed_names:
+            remove_packed(volume, store_dir, job_name)
+        raise
+    try:
+        with store.transaction(release, create=existing is None, what=f"planning {release}") as rec:
+            if not rec.jobs and existing is None:
+                rec.planned_from = PlannedFrom.here(
+                    request.sources, str(request.plan_file) if request.plan_file else None)
+                rec.naming_template = request.naming or (plan.naming if plan else None)
+                if plan and plan.frame_data:
+                    rec.frame_data = str(plan.resolve(plan.frame_data))
+            for p in planned:
+                rec.add_job(p.record)
+            store.save(rec)  # recorded before the first submission
+            outcomes = submit_pending(session, store, rec, progress)
+    except BaseException:
+        if not store.exists(release) or all(
+            store.load(release).find(n) is None for n in packed_names
+        ):
+            for job_name in packed_names:
+                remove_packed(volume, store_dir, job_name)
+        raise
+    return PlanResult(release, outcomes, warnings)
+
+
+def _resume(session: FarmSession, store: RecordStore, release: str,
+            progress: Progress) -> PlanResult:
+    with store.transaction(release, what=f"finishing the plan of {release}") as rec:
+        outcomes = submit_pending(session, store, rec, progress)
+    return PlanResult(release, outcomes, [], resumed=True)
+
+
+def summary(result: PlanResult) -> str:
+    done = sum(1 for o in result.jobs if o.ok)
+    verb = "Finished planning" if result.resumed else "Planned"
+    text = f"{verb} release {result.release!r}: {done} of {len(result.jobs)} job(s) on the farm."
+    failed = [o for o in result.jobs if not o.ok]
+    if failed:
+        text += (f" {len(failed)} could not be submitted; run the same command again to retry "
+                 "them (nothing is submitted twice).")
+    return text

@@ -1,0 +1,132 @@
+"""Seeding: one ad-hoc job outside any release, stored and rendered under ``quick/``.
+No `bpy` module use.
+
+``quick/store/<job>.blend`` (with ``<job>.deps/``) is rendered to ``quick/out/<job>/``. Seeding
+the same name again, once its previous job has finished, packs the file anew and moves the
+earlier frames aside to ``quick/out/<job>@<time>/`` (nothing is deleted). A seed whose job is
+still on the farm unfinished is refused, so a job is never submitted twice.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .blendinfo import read_blend_info
+from .errors import BadInput
+from .flamenco import SubmittedJob, current_platform
+from .frames import parse_frames
+from .names import validate_name
+from .packing import missing_warning, pack_blend
+from .progress import Progress
+from .session import FarmSession
+from .status import FINISHED
+
+QUICK_RELEASE = "quick"
+
+
+class SeedRefused(BadInput):
+    """The same quick job is still on the farm."""
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    job: str
+    job_id: str
+    blend: Path
+    output_dir: Path
+    frames: str
+    warnings: tuple[str, ...] = ()
+    moved_aside: Path | None = None
+
+
+def find_blend(cwd: Path) -> Path:
+    """The only .blend in ``cwd``; BadInput when there is none or several."""
+    blends = sorted(p for p in cwd.glob("*.blend") if p.is_file())
+    if not blends:
+        raise BadInput(f"There is no .blend file in {cwd}. Give the file: "
+                       "`farm seed job FILE JOB`.")
+    if len(blends) > 1:
+        names = ", ".join(p.name for p in blends[:6]) + (" ..." if len(blends) > 6 else "")
+        raise BadInput(f"{cwd} holds several .blend files ({names}). Say which one: "
+                       "`farm seed job FILE JOB`.")
+    return blends[0]
+
+
+def seed_job(
+    session: FarmSession,
+    job: str,
+    file: Path | None = None,
+    *,
+    cwd: Path | None = None,
+    frames: str | None = None,
+    chunk_size: int | None = None,
+    priority: int | None = None,
+    worker_tag: str | None = None,
+    scene: str | None = None,
+    progress: Progress | None = None,
+) -> SeedResult:
+    progress = progress or Progress()
+    job = validate_name(job)
+    source = file if file is not None else find_blend(cwd or Path.cwd())
+    if source.suffix.lower() != ".blend":
+        raise BadInput(f"{source} is not a .blend file.")
+    info = read_blend_info(source, scene)
+    frames = frames or info.scene.frames
+    parse_frames(frames)
+    if chunk_size is not None and chunk_size < 1:
+        raise BadInput(f"The chunk size must be at least 1, not {chunk_size}.")
+    if info.scene.is_video:
+        raise BadInput(f"Scene {info.scene.name!r} renders a video ({info.scene.file_format}); "
+                       "farm renders frames. Choose an image format in the file.")
+    session_settings = session.settings
+    client = session.client
+    volume = session.volume
+    tag_id = client.worker_tag_id(worker_tag) if worker_tag else None
+    meta_key = {"farm.release": QUICK_RELEASE, "farm.job": job, "farm.volume": volume.id}
+    running = [j for j in client.jobs(metadata=meta_key) if j.status not in FINISHED]
+    if running:
+        raise SeedRefused(
+            f"The quick job {job!r} is still on the farm ({running[0].status}, id "
+            f"{running[0].id}). Wait for it, kill it (`farm kill jobs {job}`), or pick "
+            "another name."
+        )
+    out_dir = volume.quick_out_dir(job)
+    moved: Path | None = None
+    if out_dir.exists() and any(out_dir.iterdir()):
+        moved = out_dir.with_name(f"{job}@{datetime.now():%Y%m%d-%H%M%S}")
+        os.replace(volume.check_inside(out_dir), volume.check_inside(moved))
+    packed = pack_blend(source, volume, volume.quick_store_dir, job, progress, replace=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    body = SubmittedJob(
+        name=f"{QUICK_RELEASE}/{job}",
+        type="simple-blender-render",
+        priority=priority if priority is not None else session_settings.priority,
+        submitter_platform=current_platform(),
+        settings={
+            "frames": frames,
+            "chunk_size": chunk_size or session_settings.chunk_size,
+            "render_output_root": str(out_dir),
+            "add_path_components": 0,
+            "render_output_path": str(out_dir / "######"),
+            "blendfile": str(packed.stored_blend),
+            "format": info.scene.flamenco_format,
+            "image_file_extension": info.scene.file_extension,
+            "has_previews": info.scene.has_previews,
+            "scene": info.scene.name,
+        },
+        metadata={
+            **{k: v for k, v in (("project", session_settings.project),
+                                 ("user.name", session_settings.user_name),
+                                 ("user.email", session_settings.user_email)) if v},
+            **meta_key,
+            "farm.revision": "1",
+        },
+        worker_tag=tag_id,
+    )
+    submitted = client.submit_job(body)
+    warning = missing_warning(packed)
+    return SeedResult(job, submitted.id, packed.stored_blend, out_dir, frames,
+                      (warning,) if warning else (), moved)

@@ -1,0 +1,150 @@
+"""Submitting a release's jobs, and reconciling the record with the Manager. No `bpy` module use.
+
+The record says what farm intended; the Manager says what happened. A job's revision is
+marked ``submitting`` (and the record saved) before it is sent, and gets its Flamenco id after.
+If farm dies in between, or the connection drops after the Manager stored the job, the next
+command finds that job by its metadata (``farm.release``, ``farm.job``, ``farm.revision``,
+``farm.volume``) and adopts it. A job is never submitted twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import FarmError
+from .flamenco import Job, SubmittedJob, current_platform
+from .progress import Progress
+from .record import JobRecord, RecordStore, ReleaseRecord, job_metadata, now
+from .session import FarmSession
+from .volume import Volume
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    name: str
+    revision: int
+    job_id: str | None
+    #: "submitted", "adopted" (found on the Manager after a crash) or "failed"
+    outcome: str
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+
+def job_settings(volume: Volume, job: JobRecord) -> dict[str, object]:
+    """The ``simple-blender-render`` settings for ``job``, with paths as this machine sees the
+    volume (the Manager's two-way variables map them for workers on other systems).
+
+    No ``fps`` is sent, so Flamenco makes no preview video: a release delivers frames."""
+    out_dir = volume.resolve(job.output_dir)
+    return {
+        "frames": job.frames,
+        "chunk_size": job.chunk_size,
+        "render_output_root": str(out_dir),
+        "add_path_components": 0,
+        "render_output_path": str(out_dir / "######"),
+        "blendfile": str(volume.resolve(job.stored_blend)),
+        "format": job.output_format,
+        "image_file_extension": job.file_extension,
+        "has_previews": job.has_previews,
+        "scene": job.scene,
+    }
+
+
+def submission(
+    session: FarmSession, record: ReleaseRecord, job: JobRecord, tag_ids: dict[str, str]
+) -> SubmittedJob:
+    return SubmittedJob(
+        name=f"{record.name}/{job.name}",
+        type=job.job_type,
+        priority=job.priority,
+        submitter_platform=current_platform(),
+        settings=job_settings(session.volume, job),
+        metadata=job_metadata(record, job, session.settings, session.volume),
+        worker_tag=tag_ids[job.worker_tag] if job.worker_tag else None,
+    )
+
+
+def manager_jobs(session: FarmSession, release: str) -> list[Job]:
+    """The Manager's jobs of ``release`` on this volume (not those awaiting deletion)."""
+    return session.client.jobs(
+        metadata={"farm.release": release, "farm.volume": session.volume.id}
+    )
+
+
+def adopt(record: ReleaseRecord, found: list[Job]) -> list[str]:
+    """Give each job whose current revision has no Flamenco id the id of the Manager job made
+    for it. Returns the names of the jobs adopted."""
+    by_key = {((j.metadata or {}).get("farm.job"), (j.metadata or {}).get("farm.revision")): j
+              for j in sorted(found, key=lambda j: j.created)}
+    adopted: list[str] = []
+    for job in record.jobs:
+        revision = job.current
+        if revision.job_id is not None:
+            continue
+        match = by_key.get((job.name, str(job.revision)))
+        if match is not None:
+            revision.job_id = match.id
+            revision.state = "submitted"
+            revision.submitted_at = match.created
+            adopted.append(job.name)
+    return adopted
+
+
+def pending(record: ReleaseRecord) -> list[JobRecord]:
+    """Jobs whose current revision has not reached the Manager yet."""
+    return [job for job in record.jobs if job.current.job_id is None]
+
+
+def submit_pending(
+    session: FarmSession,
+    store: RecordStore,
+    record: ReleaseRecord,
+    progress: Progress | None = None,
+) -> list[SubmitOutcome]:
+    """Submit every job of ``record`` not yet on the Manager. The caller holds the record's
+    lock (inside ``store.transaction``); the record is saved before and after sending."""
+    progress = progress or Progress()
+    outcomes: list[SubmitOutcome] = []
+    for name in adopt(record, manager_jobs(session, record.name)):
+        job = record.job(name)
+        outcomes.append(SubmitOutcome(name, job.revision, job.job_id, "adopted"))
+    todo = pending(record)
+    if not todo:
+        store.save(record)
+        return outcomes
+    client = session.client
+    tags = sorted({job.worker_tag for job in todo if job.worker_tag})
+    tag_ids = {tag: client.worker_tag_id(tag) for tag in tags}
+    bodies = [submission(session, record, job, tag_ids) for job in todo]
+    for job in todo:
+        job.current.state = "submitting"
+    store.save(record)  # from here on, a crash is healed by adopt()
+    results = client.submit_many(bodies, progress)
+    failed: list[tuple[JobRecord, BaseException | None]] = []
+    for job, result in zip(todo, results, strict=True):
+        if result.ok and result.value is not None:
+            revision = job.current
+            revision.job_id = result.value.id
+            revision.state = "submitted"
+            revision.submitted_at = now()
+            outcomes.append(SubmitOutcome(job.name, job.revision, result.value.id, "submitted"))
+        else:
+            failed.append((job, result.error))
+    if failed:
+        # The Manager may have stored a job although the answer was lost: look before
+        # calling it failed, so that the next run does not submit it again.
+        try:
+            adopted = set(adopt(record, manager_jobs(session, record.name)))
+        except FarmError:  # the Manager is gone again; the next run adopts
+            adopted = set()
+        for job, error in failed:
+            if job.name in adopted:
+                outcomes.append(SubmitOutcome(job.name, job.revision, job.job_id, "adopted"))
+            else:
+                job.current.state = "planned"
+                outcomes.append(SubmitOutcome(job.name, job.revision, None, "failed", str(error)))
+    store.save(record)
+    return outcomes

@@ -1,0 +1,423 @@
+"""A crash-safe mover of files on the volume. No `bpy` module use.
+
+A transfer is a list of :class:`Move` (source, destination), written to a :class:`Journal`
+before the first file moves. Each move is a ``rename`` when both ends are on one file system;
+across file systems the file is copied to a temporary name in the destination folder (hashing
+while it is read, once), flushed to disk, checked against the expected SHA-256, renamed into
+place, and only then is the source removed.
+
+Killed at any moment, running the journal again finishes the work. For each move:
+
+- only the destination exists: done;
+- both exist with the same content (or are one file): the source is removed;
+- only the source exists: it is moved;
+- neither exists but a complete temporary copy does: it is renamed into place.
+
+So no file is lost, duplicated, or left under two names. A destination that exists with other
+content is never overwritten: the transfer stops and says so.
+
+Every file operation goes through a :class:`FileOps` object, so tests can simulate a full disk
+or a permission error at any call by subclassing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import FarmError
+from .progress import Progress
+
+JOURNAL_SCHEMA = 1
+TMP_PREFIX = ".farm-tmp-"
+CHUNK = 1 << 20
+
+
+class TransferError(FarmError):
+    """A move failed; what was done is kept and the journal lets a second run finish."""
+
+
+class FileOps:
+    """The file operations of the mover and the archiver. Subclass to inject faults."""
+
+    def lstat(self, path: Path) -> os.stat_result | None:
+        """``os.lstat``, or None if nothing is there."""
+        try:
+            return os.lstat(path)
+        except FileNotFoundError:
+            return None
+
+    def rename(self, src: Path, dst: Path) -> None:
+        os.rename(src, dst)
+
+    def unlink(self, path: Path) -> None:
+        os.unlink(path)
+
+    def makedirs(self, path: Path) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def same_device(self, src_dir: Path, dst_dir: Path) -> bool:
+        return os.stat(src_dir).st_dev == os.stat(dst_dir).st_dev
+
+    def open_read(self, path: Path | str) -> BinaryIO:
+        return open(path, "rb", buffering=0)
+
+    def read_bytes(self, path: Path | str, limit: int) -> bytes:
+        """Up to ``limit`` bytes from the start of a file (one open, few reads)."""
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            parts = []
+            while limit > 0:
+                chunk = os.read(fd, limit)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                limit -= len(chunk)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        finally:
+            os.close(fd)
+
+    def open_new(self, path: Path) -> BinaryIO:
+        """Create ``path`` for writing; fails if it exists."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        return os.fdopen(fd, "wb", buffering=0)
+
+    def write(self, f: BinaryIO, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = f.write(view)
+            if n is None or n <= 0:
+                raise OSError(errno.EIO, "short write")
+            view = view[n:]
+
+    def fsync(self, f: BinaryIO) -> None:
+        f.flush()
+        os.fsync(f.fileno())
+
+    def fsync_dir(self, path: Path) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # some file systems refuse fsync on a directory; the data is still written
+        finally:
+            os.close(fd)
+
+
+DEFAULT_OPS = FileOps()
+
+
+def sha256_file(path: Path, ops: FileOps = DEFAULT_OPS) -> tuple[str, int]:
+    """SHA-256 hex digest and size of a file, read in chunks."""
+    h = hashlib.sha256()
+    size = 0
+    with ops.open_read(path) as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def write_atomic(path: Path, data: bytes, ops: FileOps = DEFAULT_OPS) -> None:
+    """Write ``path`` through a temporary file, fsync and rename (with ``ops``, for tests)."""
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    if ops.lstat(tmp) is not None:
+        ops.unlink(tmp)
+    try:
+        with ops.open_new(tmp) as f:
+            ops.write(f, data)
+            ops.fsync(f)
+        ops.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    ops.fsync_dir(path.parent)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One file to move; paths relative to the journal's root, with ``/``."""
+
+    src: str
+    dst: str
+    sha256: str = ""
+    size: int = -1
+
+
+@dataclass
+class TransferStats:
+    moved: int = 0
+    copied: int = 0
+    already: int = 0
+    cleaned: int = 0
+    total: int = 0
+    dirs: set[Path] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"moved": self.moved, "copied": self.copied, "already": self.already,
+                "cleaned": self.cleaned, "total": self.total}
+
+
+def _err(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+class Journal:
+    """The plan of a transfer, on disk before the first move, removed after the last."""
+
+    def __init__(self, path: Path, root: Path, moves: Sequence[Move],
+                 payload: dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.root = Path(root)
+        self.moves = list(moves)
+        self.payload = payload or {}
+
+    @classmethod
+    def create(cls, path: Path, root: Path, moves: Sequence[Move],
+               payload: dict[str, Any] | None = None, ops: FileOps = DEFAULT_OPS) -> Journal:
+        """Write a new journal. Refuses if one is there: an interrupted transfer comes first."""
+        path = Path(path)
+        if ops.lstat(path) is not None:
+            raise TransferError(
+                f"An interrupted transfer's journal is at {path}; finish it first."
+            )
+        journal = cls(path, root, moves, payload)
+        for stale in path.parent.glob(f"{TMP_PREFIX}{path.name}.*"):
+            stale.unlink()  # a journal a killed run did not finish writing
+        doc = {
+            "schema": JOURNAL_SCHEMA,
+            "kind": "farm-transfer-journal",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "moves": [[m.src, m.dst, m.sha256, m.size] for m in journal.moves],
+            "payload": journal.payload,
+        }
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        try:
+            ops.makedirs(path.parent)
+            write_atomic(path, data, ops)
+        except OSError as exc:
+            raise TransferError(
+                f"Cannot write the transfer journal {path}: {_err(exc)}. Nothing was moved."
+            ) from exc
+        return journal
+
+    @classmethod
+    def load(cls, path: Path, root: Path) -> Journal | None:
+        """The journal at ``path``, or None if there is none."""
+        try:
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            doc = json.loads(raw)
+            if doc.get("kind") != "farm-transfer-journal":
+                raise ValueError("not a transfer journal")
+            if int(doc.get("schema", 0)) > JOURNAL_SCHEMA:
+                raise ValueError(f"schema {doc['schema']} is newer than this farm")
+            moves = [Move(str(s), str(d), str(h), int(n)) for s, d, h, n in doc["moves"]]
+            payload = doc.get("payload") or {}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise TransferError(
+                f"The transfer journal {path} is damaged ({exc}); look at it, then remove it "
+                "by hand once the files are where they should be."
+            ) from None
+        return cls(path, root, moves, payload)
+
+    def remove(self, ops: FileOps = DEFAULT_OPS) -> None:
+        if ops.lstat(self.path) is not None:
+            ops.unlink(self.path)
+            ops.fsync_dir(self.path.parent)
+
+    def run(self, ops: FileOps = DEFAULT_OPS, progress: Progress | None = None,
+            label: str = "Moving files") -> TransferStats:
+        """Carry out (or finish) every move, in order. Safe to run again after any failure."""
+        return _Mover(self, ops, progress or Progress()).run(label)
+
+
+class _Mover:
+    def __init__(self, journal: Journal, ops: FileOps, progress: Progress) -> None:
+        self.j = journal
+        self.ops = ops
+        self.progress = progress
+        self.stats = TransferStats(total=len(journal.moves))
+        self._made: set[Path] = set()
+        self._same: dict[tuple[Path, Path], bool] = {}
+
+    def run(self, label: str) -> TransferStats:
+        root = self.j.root
+        self.progress.start(len(self.j.moves), label)
+        try:
+            for i, m in enumerate(self.j.moves):
+                self.progress.check()
+                src, dst = root / m.src, root / m.dst
+                try:
+                    self._one(m, src, dst)
+                except OSError as exc:
+                    raise TransferError(
+                        f"Moving {m.src} to {m.dst} failed: {_err(exc)}. {i} of "
+                        f"{len(self.j.moves)} files were moved; every file is under exactly "
+                        "one name, and running the command again finishes the rest (the plan "
+                        f"is kept in {self.j.path})."
+                    ) from exc
+                self.progress.advance()
+        finally:
+            for d in sorted(self.stats.dirs):
+                self.ops.fsync_dir(d)
+        return self.stats
+
+    def _mkdir(self, d: Path) -> None:
+        if d not in self._made:
+            self.ops.makedirs(d)
+            self._made.add(d)
+
+    def _one(self, m: Move, src: Path, dst: Path) -> None:
+        ops = self.ops
+        self._mkdir(dst.parent)
+        if ops.lstat(dst) is None:
+            key = (src.parent, dst.parent)
+            same = self._same.get(key)
+            if same is None:
+                try:
+                    same = ops.same_device(src.parent, dst.parent)
+                except FileNotFoundError:
+                    same = True  # the source folder is gone: the state check below decides
+                self._same[key] = same
+            if same:
+                try:
+                    ops.rename(src, dst)
+                except FileNotFoundError:
+                    pass  # the source is gone; look at what is there
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    self._same[key] = False
+                    self._copy(m, src, dst)
+                    return
+                else:
+                    self.stats.moved += 1
+                    self.stats.dirs.update((src.parent, dst.parent))
+                    return
+            elif ops.lstat(src) is not None:
+                self._copy(m, src, dst)
+                return
+        self._settle(m, src, dst)
+
+    def _settle(self, m: Move, src: Path, dst: Path) -> None:
+        """Resume one move from whatever state a killed run left."""
+        ops = self.ops
+        s, d = ops.lstat(src), ops.lstat(dst)
+        tmp = dst.with_name(TMP_PREFIX + dst.name)
+        if d is not None and s is None:
+            self.stats.already += 1
+        elif d is not None and s is not None:
+            if (s.st_dev, s.st_ino) != (d.st_dev, d.st_ino):
+                want = m.sha256 or sha256_file(src, ops)[0]
+                have = sha256_file(dst, ops)[0]
+                if have != want:
+                    raise TransferError(
+                        f"{m.dst} already exists with other content than {m.src}; farm never "
+                        "overwrites a file. Move one of them away and run the command again."
+                    )
+            ops.unlink(src)
+            self.stats.cleaned += 1
+            self.stats.dirs.add(src.parent)
+        elif s is not None:
+            if self._same_dev(src, dst):
+                self._rename(src, dst)
+            else:
+                self._copy(m, src, dst)
+        elif ops.lstat(tmp) is not None and m.sha256 and sha256_file(tmp, ops)[0] == m.sha256:
+            ops.rename(tmp, dst)
+            self.stats.copied += 1
+            self.stats.dirs.add(dst.parent)
+        else:
+            raise TransferError(
+                f"{m.src} is missing and was not delivered to {m.dst}: it was removed by "
+                "something other than farm."
+            )
+        if ops.lstat(tmp) is not None and ops.lstat(dst) is not None:
+            ops.unlink(tmp)  # a copy left by a killed run, after the move completed
+
+    def _same_dev(self, src: Path, dst: Path) -> bool:
+        try:
+            return self.ops.same_device(src.parent, dst.parent)
+        except FileNotFoundError:
+            return True
+
+    def _rename(self, src: Path, dst: Path) -> None:
+        self.ops.rename(src, dst)
+        self.stats.moved += 1
+        self.stats.dirs.update((src.parent, dst.parent))
+
+    def _copy(self, m: Move, src: Path, dst: Path) -> None:
+        ops = self.ops
+        tmp = dst.with_name(TMP_PREFIX + dst.name)
+        if ops.lstat(tmp) is not None:
+            ops.unlink(tmp)  # a partial copy from a killed run
+        h = hashlib.sha256()
+        size = 0
+        try:
+            with ops.open_read(src) as r, ops.open_new(tmp) as w:
+                while chunk := r.read(CHUNK):
+                    h.update(chunk)
+                    ops.write(w, chunk)
+                    size += len(chunk)
+                ops.fsync(w)
+                written = os.fstat(w.fileno()).st_size
+            digest = h.hexdigest()
+            if (m.sha256 and digest != m.sha256) or (m.size >= 0 and size != m.size):
+                raise TransferError(
+                    f"{m.src} changed since it was checked (its SHA-256 no longer matches); "
+                    "nothing was moved for it. Check the file and run the command again."
+                )
+            if written != size:
+                raise OSError(errno.EIO, f"wrote {written} bytes of {size}")
+            if ops.lstat(dst) is not None:
+                raise TransferError(f"{m.dst} appeared while {m.src} was copied; not overwritten.")
+            ops.rename(tmp, dst)
+        except BaseException:
+            try:
+                if ops.lstat(tmp) is not None:
+                    os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        ops.fsync_dir(dst.parent)
+        ops.unlink(src)
+        self.stats.copied += 1
+        self.stats.dirs.add(src.parent)
+
+
+def transfer(moves: Sequence[Move], root: Path, journal_path: Path,
+             payload: dict[str, Any] | None = None, ops: FileOps = DEFAULT_OPS,
+             progress: Progress | None = None) -> TransferStats:
+    """Journal ``moves`` and carry them out; an existing journal is finished first."""
+    stats = TransferStats()
+    old = Journal.load(journal_path, root)
+    if old is not None:
+        stats = old.run(ops, progress, "Finishing an interrupted transfer")
+        old.remove(ops)
+    if not moves:
+        return stats
+    journal = Journal.create(journal_path, root, moves, payload, ops)
+    new = journal.run(ops, progress)
+    journal.remove(ops)
+    for k in ("moved", "copied", "already", "cleaned", "total"):
+        setattr(new, k, getattr(new, k) + getattr(stats, k))
+    return new
+
+
+def relpaths(paths: Iterable[Path], root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in paths]
