@@ -110,6 +110,28 @@ def large_blend(cache_dir: Path, side: int = LARGE_SIDE) -> Path:
     return path
 
 
+def inspect_blends(paths: Iterable[Path], timeout: float = 300) -> dict[str, dict[str, Any]]:
+    """Open each file in Blender and report what it found: path -> report.
+
+    A report has ``images`` (filepath as stored, absolute path, whether the file exists and
+    whether Blender loaded pixels), ``libraries`` (filepath, absolute path, exists),
+    ``objects`` (name, library path or None, is_missing) and ``scenes``.
+    """
+    paths = [str(Path(path).absolute()) for path in paths]
+    result = subprocess.run(
+        [sys.executable, __file__, "--inspect", json.dumps(paths)],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    for line in result.stdout.splitlines():
+        if line.startswith("BLENDGEN-RESULT "):
+            report: dict[str, dict[str, Any]] = json.loads(line[len("BLENDGEN-RESULT "):])
+            return report
+    raise RuntimeError(
+        f"Blender could not inspect {paths} (exit {result.returncode}):\n"
+        f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+
+
 # --- inside Blender ----------------------------------------------------------------------
 # Everything below runs in the subprocess, where `bpy` is importable.
 
@@ -275,6 +297,47 @@ def _worker(jobs: list[dict[str, Any]]) -> dict[str, str]:  # pragma: no cover -
     return made
 
 
+def _inspect(paths: list[str]) -> dict[str, Any]:  # pragma: no cover - subprocess
+    import os
+
+    import bpy
+
+    reports = {}
+    for path in paths:
+        bpy.ops.wm.open_mainfile(filepath=path, load_ui=False)
+        images = []
+        for image in bpy.data.images:
+            if image.source != "FILE":
+                continue
+            absolute = bpy.path.abspath(image.filepath, library=image.library)
+            images.append({
+                "name": image.name,
+                "filepath": image.filepath,
+                "abspath": os.path.normpath(absolute),
+                "exists": os.path.isfile(absolute),
+                "loaded": image.size[0] > 0,
+                "library": image.library.filepath if image.library else None,
+            })
+        libraries = [{
+            "filepath": lib.filepath,
+            "abspath": os.path.normpath(bpy.path.abspath(lib.filepath)),
+            "exists": os.path.isfile(bpy.path.abspath(lib.filepath)),
+        } for lib in bpy.data.libraries]
+        objects = [{
+            "name": obj.name,
+            "library": obj.library.filepath if obj.library else None,
+            "is_missing": bool(getattr(obj, "is_missing", False)),
+        } for obj in bpy.data.objects]
+        reports[path] = {
+            "images": images, "libraries": libraries, "objects": objects,
+            "scenes": [scene.name for scene in bpy.data.scenes],
+        }
+    return reports
+
+
 if __name__ == "__main__":  # pragma: no cover - the subprocess
-    result = _worker(json.loads(sys.argv[1]))
+    if sys.argv[1] == "--inspect":
+        result = _inspect(json.loads(sys.argv[2]))
+    else:
+        result = _worker(json.loads(sys.argv[1]))
     print("BLENDGEN-RESULT " + json.dumps(result), flush=True)

@@ -149,7 +149,9 @@ class _LazyDNA:
         type_ids, offset = _strings(data, offset + 4, count)
         offset = _pad4(offset) + 4  # "TLEN"
         sizes = struct.unpack_from(f"{endian}{count}H", data, offset)
-        self.types = [_LazyStruct(type_id, size) for type_id, size in zip(type_ids, sizes, strict=True)]
+        self.types = [
+            _LazyStruct(type_id, size) for type_id, size in zip(type_ids, sizes, strict=True)
+        ]
         offset = _pad4(offset + 2 * count) + 4  # "STRC"
         count = uint.unpack_from(data, offset)[0]
         offset += 4

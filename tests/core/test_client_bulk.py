@@ -81,7 +81,8 @@ def test_cancel_many_reports_each_item(emu: Emulator, client: FlamencoClient) ->
     by_key = {r.key: r for r in results}
     assert [r.key for r in results] == ids
     assert all(by_key[i].ok for i in queued)
-    assert isinstance(by_key[done].error, TransitionRefused) and by_key[done].error.already
+    refused = by_key[done].error
+    assert isinstance(refused, TransitionRefused) and refused.already
     assert isinstance(by_key[MISSING].error, NotFound)
     assert isinstance(by_key["bogus"].error, InvalidId)
     assert {client.get_job(i).status for i in queued} == {"canceled"}

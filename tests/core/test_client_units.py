@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 import threading
@@ -142,7 +143,7 @@ def test_transition_message_reads_well() -> None:
         "pause-requested or queued jobs can be cancelled."
     )
     assert info.value.already
-    with pytest.raises(TransitionRefused, match="it is active. Only canceled, completed") as info:
+    with pytest.raises(TransitionRefused, match=r"it is active\. Only canceled, completed") as info:
         check_transition("requeue", "active", "X")
     assert not info.value.already
 
@@ -246,7 +247,7 @@ def test_run_bulk_keeps_order_and_one_failure_hides_nothing() -> None:
         time.sleep(0.001 * (i % 3))
         return i * 10
 
-    results = run_bulk([(i, lambda i=i: work(i)) for i in range(10)], max_in_flight=4)
+    results = run_bulk([(i, functools.partial(work, i)) for i in range(10)], max_in_flight=4)
     assert [r.key for r in results] == list(range(10))
     assert [r.value for r in results if r.ok] == [i * 10 for i in range(10) if i != 3]
     (bad,) = failures(results)
@@ -284,7 +285,7 @@ def test_run_bulk_cancel_stops_scheduling_and_lets_in_flight_finish() -> None:
         return i
 
     results = run_bulk(
-        [(i, lambda i=i: work(i)) for i in range(50)], max_in_flight=2, progress=progress
+        [(i, functools.partial(work, i)) for i in range(50)], max_in_flight=2, progress=progress
     )
     assert len(results) == 50
     done = [r for r in results if r.ok]

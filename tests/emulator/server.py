@@ -79,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -94,6 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         url = urlsplit(self.path)
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         request = IncomingRequest(
             method=self.command, path=url.path, query=dict(parse_qsl(url.query)),
             headers=dict(self.headers.items()), body=self._read_body(),

@@ -1,0 +1,108 @@
+"""The facade both faces call: Blender's operators, the CLI and headless scripts.
+No `bpy` module use.
+
+Each function takes the user's :class:`Settings` (and an optional :class:`Progress` for
+long work), opens a :class:`FarmSession` for the call, and returns plain data. They block:
+Blender runs them on a worker thread, scripts call them directly. Errors are
+:class:`~.errors.FarmError` with messages fit for a status bar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import kill, plan, reset, seed, status
+from .flamenco import Job, WorkerTag
+from .kill import KillOutcome
+from .plan import PlanRequest, PlanResult
+from .progress import Progress
+from .reset import ResetPlan, ResetReport
+from .seed import SeedResult
+from .session import FarmSession
+from .settings import Settings
+from .status import Overview, ReleaseStatus
+
+
+def overview(settings: Settings) -> Overview:
+    """The Manager (version, farm status, workers) and the volume's releases."""
+    with FarmSession(settings) as session:
+        return status.overview(session)
+
+
+def release_status(settings: Settings, release: str, check_stale: bool = True) -> ReleaseStatus:
+    with FarmSession(settings) as session:
+        return status.release_status(session, release, check_stale)
+
+
+def worker_tags(settings: Settings) -> list[WorkerTag]:
+    with FarmSession(settings) as session:
+        return session.client.worker_tags()
+
+
+def last_rendered_image(settings: Settings, job_id: str | None = None) -> bytes | None:
+    """The farm's last rendered image (of ``job_id``, or of any job), or None."""
+    with FarmSession(settings) as session:
+        return session.client.last_rendered_image(job_id)
+
+
+def seed_job(
+    settings: Settings,
+    file: Path | None,
+    job_name: str,
+    *,
+    frames: str | None = None,
+    chunk_size: int | None = None,
+    priority: int | None = None,
+    worker_tag: str | None = None,
+    scene: str | None = None,
+    progress: Progress | None = None,
+) -> SeedResult:
+    with FarmSession(settings) as session:
+        return seed.seed_job(session, job_name, file, frames=frames, chunk_size=chunk_size,
+                         priority=priority, worker_tag=worker_tag, scene=scene,
+                         progress=progress)
+
+
+def plan_release(
+    settings: Settings,
+    request: PlanRequest,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+) -> PlanResult:
+    with FarmSession(settings) as session:
+        return plan.plan_release(session, request, progress, dry_run)
+
+
+def match_jobs(settings: Settings, query: str, release: str | None = None) -> list[Job]:
+    with FarmSession(settings) as session:
+        return kill.match_jobs(session, query, release)
+
+
+def kill_jobs(
+    settings: Settings, query: str, release: str | None = None,
+    progress: Progress | None = None,
+) -> list[KillOutcome]:
+    """Request cancellation of every job ``query`` matches (see :mod:`.query`)."""
+    with FarmSession(settings) as session:
+        return kill.kill_jobs(session, kill.match_jobs(session, query, release),
+                              progress=progress)
+
+
+def slash_and_burn_plan(settings: Settings, include: tuple[str, ...] = ()) -> ResetPlan:
+    with FarmSession(settings) as session:
+        return reset.reset_plan(session, include)
+
+
+def slash_and_burn(
+    settings: Settings, include: tuple[str, ...] = (), progress: Progress | None = None,
+) -> ResetReport:
+    with FarmSession(settings) as session:
+        return reset.slash_and_burn(session, reset.reset_plan(session, include), progress)
+
+
+__all__ = [
+    "Overview", "PlanRequest", "PlanResult", "ReleaseStatus", "ResetPlan", "ResetReport",
+    "SeedResult", "kill_jobs", "last_rendered_image", "match_jobs", "overview",
+    "plan_release", "release_status", "seed_job", "slash_and_burn", "slash_and_burn_plan",
+    "worker_tags",
+]

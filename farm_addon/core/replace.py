@@ -1,0 +1,186 @@
+"""Replacing a job: the real scenario of an object that changed after planning.
+No `bpy` module use.
+
+``replace_job`` re-packs the job's source (or another file), asks the Manager to cancel the old
+revision's job if it still runs and deletes it, moves the old revision's frames aside to
+``releases/<release>/superseded/<job>/r<N>/`` (never mixed with the new ones, never deleted),
+bumps the revision and submits it. Each step is recorded before the next, so a run killed
+half-way is finished by running the same command again: it resumes the new revision instead
+of bumping once more, and adopts a job the Manager already has.
+
+A job is *stale* when its source or one of its dependencies changed since it was packed
+(:func:`stale_jobs`); ``farm replace RELEASE.jobs --stale`` replaces exactly those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .blendinfo import read_blend_info
+from .errors import BadInput, FarmError
+from .flamenco import NotFound
+from .flamenco.status import ALLOWED_FROM, JobAction
+from .packing import changed_since, missing_warning, pack_blend
+from .progress import Progress
+from .record import JobRecord, RecordStore, ReleaseRecord, UnknownJob, find_job
+from .session import FarmSession
+from .status import FINISHED
+from .submit import SubmitOutcome, adopt, manager_jobs, submit_pending
+
+CANCELLABLE = frozenset(str(s) for s in ALLOWED_FROM[JobAction.CANCEL])
+
+
+@dataclass(frozen=True)
+class ReplaceResult:
+    release: str
+    job: str
+    old_revision: int
+    revision: int
+    job_id: str | None
+    outcome: str  # "submitted", "adopted", "failed"
+    moved_aside: str | None = None  # volume-relative folder of the old frames
+    warnings: tuple[str, ...] = ()
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+
+def locate_release(session: FarmSession, job: str, release: str | None) -> str:
+    """The release of ``job``: ``release`` if given, else the only release that has it."""
+    if release is not None:
+        return release
+    found = find_job(session.volume, job)
+    if not found:
+        raise UnknownJob(f"No release on volume {session.volume.name!r} has a job {job!r}.")
+    if len(found) > 1:
+        releases = ", ".join(r for r, _ in found)
+        raise BadInput(f"Job {job!r} is in several releases ({releases}); say which one "
+                       "with --release.")
+    return found[0][0]
+
+
+def _stop_old_job(session: FarmSession, job_id: str, wait_seconds: float,
+                  progress: Progress) -> None:
+    """Cancel (if running) and delete the old revision's job; wait until it stopped
+    writing frames. Raises FarmError if it does not stop in time."""
+    client = session.client
+    try:
+        current = client.get_job(job_id)
+    except NotFound:
+        return  # already gone
+    if current.status in CANCELLABLE:
+        client.cancel_job(current, "replaced with a new revision by farm")
+    deadline = time.monotonic() + wait_seconds
+    while current.status not in FINISHED:
+        if time.monotonic() > deadline:
+            raise FarmError(
+                f"The old job {job_id} is still {current.status} after the cancel request; "
+                "nothing else was changed. Run the replace again once it stopped."
+            )
+        progress.check()
+        time.sleep(0.2)
+        try:
+            current = client.get_job(job_id)
+        except NotFound:
+            return
+    if current.delete_requested_at is None:
+        with contextlib.suppress(NotFound):
+            client.delete_job(current)
+
+
+def _move_frames_aside(session: FarmSession, record: ReleaseRecord, job: JobRecord) -> str | None:
+    volume = session.volume
+    out = volume.check_inside(volume.resolve(job.output_dir))
+    if not out.is_dir() or not any(out.iterdir()):
+        return None
+    target = volume.check_inside(
+        volume.release_dir(record.name) / "superseded" / job.name / f"r{job.revision}")
+    if target.exists():  # a killed run moved some frames already: keep both, never overwrite
+        target = target.with_name(f"r{job.revision}-{time.strftime('%Y%m%d-%H%M%S')}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(out, target)
+    out.mkdir()
+    return volume.relpath(target)
+
+
+def replace_job(
+    session: FarmSession,
+    job_name: str,
+    release: str | None = None,
+    from_file: Path | None = None,
+    progress: Progress | None = None,
+    wait_seconds: float = 60.0,
+) -> ReplaceResult:
+    progress = progress or Progress()
+    release = locate_release(session, job_name, release)
+    store = RecordStore(session.volume)
+    with store.transaction(release, what=f"replacing {job_name} in {release}") as record:
+        job = record.job(job_name)
+        source = Path(from_file) if from_file is not None else Path(job.source)
+        info = read_blend_info(source, job.scene)  # BadBlendFile before anything changes
+        if info.scene.is_video:
+            raise BadInput(f"{source.name}: scene {job.scene!r} renders a video; farm renders "
+                           "frames.")
+        adopt(record, manager_jobs(session, release))
+        old = job.current
+        resuming = old.job_id is None and old.number > 1
+        moved: str | None = None
+        if not resuming:
+            if old.job_id is not None:
+                progress.message(f"Stopping revision {old.number} of {job_name}")
+                _stop_old_job(session, old.job_id, wait_seconds, progress)
+            moved = _move_frames_aside(session, record, job)
+            old.state = "superseded"
+            old.superseded_dir = moved
+            job.new_revision(old.source_sha256)
+            store.save(record)  # the old revision is closed before anything new exists
+        progress.message(f"Packing {source.name} as revision {job.revision} of {job_name}")
+        packed = pack_blend(source, session.volume, session.volume.store_dir(release),
+                            job.name, progress, replace=True)
+        job.source = str(source.resolve())
+        job.source_sha256 = packed.fingerprint.blend.sha256 or job.source_sha256
+        job.source_size = packed.fingerprint.blend.size
+        job.source_mtime_ns = packed.fingerprint.blend.mtime_ns
+        job.dependencies = list(packed.dependencies)
+        job.current.source_sha256 = job.source_sha256
+        store.save(record)
+        outcomes = submit_pending(session, store, record, progress)
+    mine = next((o for o in outcomes if o.name == job_name),
+                SubmitOutcome(job_name, job.revision, job.job_id, "adopted"))
+    warning = missing_warning(packed)
+    return ReplaceResult(release, job_name, old.number, job.revision, mine.job_id, mine.outcome,
+                         moved, (warning,) if warning else (), mine.message)
+
+
+def stale_jobs(session: FarmSession, release: str) -> dict[str, list[str]]:
+    """Jobs of ``release`` whose source or dependencies changed since packing, with the
+    files that changed."""
+    record = RecordStore(session.volume).load(release)
+    stale = {}
+    for job in record.jobs:
+        changed = changed_since(job.fingerprint())
+        if changed:
+            stale[job.name] = changed
+    return stale
+
+
+def replace_stale(
+    session: FarmSession, release: str, progress: Progress | None = None,
+    wait_seconds: float = 60.0,
+) -> list[ReplaceResult]:
+    """Replace exactly the stale jobs of ``release``; one result each (failures included)."""
+    results = []
+    for name in stale_jobs(session, release):
+        try:
+            results.append(replace_job(session, name, release, None, progress, wait_seconds))
+        except BadInput:
+            raise
+        except FarmError as exc:
+            results.append(ReplaceResult(release, name, 0, 0, None, "failed", message=str(exc)))
+    return results
