@@ -52,7 +52,9 @@ LARGE_SIDE = 1800  # 3.2 million vertices: about 200 MB
 _standard: dict[Path, dict[str, Path]] = {}
 
 
-def make_blends(base: Path, specs: Iterable[Mapping[str, Any]], timeout: float = 600) -> dict[str, Path]:
+def make_blends(
+    base: Path, specs: Iterable[Mapping[str, Any]], timeout: float = 600
+) -> dict[str, Path]:
     """Make the files of ``specs`` under ``base`` in one Blender subprocess; name -> main .blend."""
     base = Path(base).absolute()
     base.mkdir(parents=True, exist_ok=True)
@@ -105,8 +107,8 @@ def large_blend(cache_dir: Path, side: int = LARGE_SIDE) -> Path:
     """A .blend of about 200 MB (a grid of ``side``² vertices), made once per ``cache_dir``."""
     path = Path(cache_dir) / f"large_{side}" / f"large_{side}.blend"
     if not path.is_file():
-        made = make_blends(Path(cache_dir), [{"kind": "large", "name": f"large_{side}", "side": side}])
-        path = made[f"large_{side}"]
+        spec = {"kind": "large", "name": f"large_{side}", "side": side}
+        path = make_blends(Path(cache_dir), [spec])[spec["name"]]
     return path
 
 

@@ -536,3 +536,45 @@ def test_farm_status(emulator: Emulator) -> None:
 def test_storage_path_is_a_tmp_dir(emulator: Emulator, tmp_path: Path) -> None:
     assert emulator.storage.is_dir()
     assert emulator.storage != tmp_path
+
+
+@pytest.mark.emulator(worker="instant", worker_tags=["gpu"], shaman=True)
+def test_other_endpoints_match_the_spec(emulator: Emulator) -> None:
+    """Every remaining endpoint answers; the fixture fails the test on any spec violation."""
+    url = emulator.url + API
+    job = submit(emulator, echo_job(storage={"shaman_checkout_id": "p/1"}))
+    task_id = tasks_of(emulator, job["id"])[0]["id"]
+    assert get(emulator, f"/tasks/{task_id}/log").status_code == 204
+    assert get(emulator, f"/jobs/{job['id']}/what-would-delete-do").json() == {
+        "shaman_checkout": True}
+    assert get(emulator, f"/jobs/{job['id']}/blocklist").json() == []
+    assert requests.delete(f"{url}/jobs/{job['id']}/blocklist", json=[],
+                           timeout=10).status_code == 204
+    emulator.run_worker()
+    assert get(emulator, f"/tasks/{task_id}").json()["worker"]["name"] == "emu-worker-1"
+    check = post(emulator, "/configuration/check/shared-storage", {"path": str(emulator.storage)})
+    assert check.json()["is_usable"] is True
+
+    worker_id = next(iter(emulator.workers))
+    assert get(emulator, f"/worker-mgt/workers/{worker_id}/sleep-schedule").status_code == 204
+    schedule = {"is_active": True, "days_of_week": "mo tu", "start_time": "09:00",
+                "end_time": "18:00"}
+    assert post(emulator, f"/worker-mgt/workers/{worker_id}/sleep-schedule",
+                schedule).status_code == 204
+    assert get(emulator, f"/worker-mgt/workers/{worker_id}/sleep-schedule").json() == schedule
+
+    created = post(emulator, "/worker-mgt/tags", {"name": "cpu", "description": "CPUs"}).json()
+    assert post(emulator, "/worker-mgt/tags", {"name": "cpu"}).status_code == 409
+    assert get(emulator, f"/worker-mgt/tag/{created['id']}").json()["name"] == "cpu"
+    resp = requests.put(f"{url}/worker-mgt/tag/{created['id']}", json={"name": "cpu2"},
+                        timeout=10)
+    assert resp.status_code == 204
+    assert post(emulator, f"/worker-mgt/workers/{worker_id}/settags",
+                {"tag_ids": [created["id"]]}).status_code == 204
+    assert [t["name"] for t in get(emulator, f"/worker-mgt/workers/{worker_id}").json()[
+        "tags"]] == ["cpu2"]
+    assert requests.delete(f"{url}/worker-mgt/tag/{created['id']}", timeout=10).status_code == 204
+    assert get(emulator, f"/worker-mgt/tag/{created['id']}").status_code == 404
+    assert requests.delete(f"{url}/worker-mgt/workers/{worker_id}", timeout=10).status_code == 204
+    assert get(emulator, "/worker-mgt/workers").json() == {"workers": []}
+    assert get(emulator, "/status").json()["status"] == "inoperative"

@@ -31,6 +31,23 @@ from .errors import FarmError
 TEMP_PREFIX = ".farm-tmp-"
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Files farm writes on the shared volume get the permissions any new file would get
+# (typically 0644), not the 0600 of temporary files: workers may run as another user.
+FILE_MODE = 0o666 & ~_read_umask()
+
+
+def share_mode(path: Path) -> None:
+    """Give a file made from a temporary file the permissions of an ordinary new file."""
+    if os.name != "nt":
+        os.chmod(path, FILE_MODE)
+
+
 def fsync_dir(directory: Path) -> None:
     """Flush a folder's entries to disk (a no-op where folders cannot be opened: Windows)."""
     if os.name == "nt":
@@ -49,6 +66,8 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=f"-{path.name}", dir=path.parent)
     tmp = Path(tmp_name)
     try:
+        if os.name != "nt":
+            os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

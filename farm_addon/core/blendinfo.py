@@ -258,7 +258,8 @@ class _BlendFile(blendfile.BlendFile):
     def decode_structs(self, block: Any) -> None:
         data = self.fileobj.read(block.size)
         header = self.header
-        key = bytes([header.pointer_size]) + header.endian_str + hashlib.sha1(data).digest()
+        digest = hashlib.sha1(data, usedforsecurity=False).digest()
+        key = bytes([header.pointer_size]) + header.endian_str + digest
         catalogue = self._dna_cache.get(key)
         if catalogue is None:
             catalogue = _LazyDNA(data, header)
@@ -336,8 +337,8 @@ def _read(bfile: Any) -> tuple[tuple[SceneInfo, ...], str]:
     blocks = bfile.find_blocks_from_code(b"SC")
     scenes = tuple(_scene_info(block) for block in blocks)
     active = ""
+    bfile.strict_pointer_mode = False  # a dangling pointer reads as None
     for glob in bfile.find_blocks_from_code(b"GLOB"):
-        bfile.strict_pointer_mode = False
         current = glob.get_pointer(b"curscene", default=None)
         if current is not None and current.code == b"SC":
             active = _as_str(current.id_name[2:])

@@ -94,6 +94,8 @@ class Namer(Protocol):
     """A template or a renamer: one delivered name per frame."""
 
     source: str
+    #: True if names may depend on the per-frame data (a frame the data lacks is an error).
+    uses_data: bool
 
     def render(self, info: FrameInfo) -> str: ...
 
@@ -515,6 +517,7 @@ def check_targets(
     """
     problems: list[str] = []
     by_key: dict[str, tuple[str, str]] = {}
+    clashes: dict[str, list[tuple[str, str]]] = {}
     dirs: dict[str, str] = {}
     for label, target in pairs:
         why = path_problem(target)
@@ -522,11 +525,8 @@ def check_targets(
             problems.append(f"{label} -> {target!r}: {why}")
             continue
         key = fold(target)
-        other = by_key.get(key)
-        if other is not None:
-            olabel, otarget = other
-            how = "the same name" if otarget == target else f"{otarget!r}, differing only in case"
-            problems.append(f"{olabel} and {label} both map to {target!r} ({how})")
+        if key in by_key:
+            clashes.setdefault(key, [by_key[key]]).append((label, target))
             continue
         by_key[key] = (label, target)
         segs = key.split("/")
@@ -537,6 +537,16 @@ def check_targets(
                 f"{label} -> {target!r}: {existing[key]!r} already exists in the delivery "
                 "folder from another source"
             )
+    for group in clashes.values():
+        labels = [lbl for lbl, _ in group]
+        names = sorted({t for _, t in group})
+        who = (" and ".join(labels) if len(labels) == 2
+               else f"{', '.join(labels[:3])} and {len(labels) - 3} more" if len(labels) > 4
+               else ", ".join(labels[:-1]) + f" and {labels[-1]}")
+        how = ("the same name" if len(names) == 1
+               else ", ".join(repr(n) for n in names[1:]) + ", differing only in case")
+        problems.append(f"{who} {'both ' if len(labels) == 2 else 'all '}map to "
+                        f"{names[0]!r} ({how})")
     for key, (label, target) in by_key.items():
         if key in dirs:
             problems.append(f"{label} -> {target!r} is also a folder for {dirs[key]}")

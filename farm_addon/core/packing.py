@@ -39,13 +39,13 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePath
-from typing import Any
+from typing import IO, Any
 
 from blender_asset_tracer import blendfile, bpathlib, pack
 from blender_asset_tracer.pack import transfer
 from pydantic import BaseModel, ConfigDict
 
-from .atomic import TEMP_PREFIX
+from .atomic import TEMP_PREFIX, share_mode
 from .blendinfo import (
     BadBlendFile,
     Dependency,
@@ -137,33 +137,33 @@ class PackResult(BaseModel):
 # --- stamps -----------------------------------------------------------------------------
 
 
-def stamp(path: Path | str) -> FileStamp:
-    """Size, modification time and SHA-256 of a file, or an empty stamp if it is missing."""
-    try:
-        with open(path, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            digest = hashlib.sha256()
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return FileStamp(path=str(path))
+def _read_stamped(path: Path | str, copy_to: IO[bytes] | None = None) -> FileStamp:
+    """Stamp the bytes of ``path`` as read (also writing them to ``copy_to``)."""
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        digest = hashlib.sha256()
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if copy_to is not None:
+                copy_to.write(chunk)
     return FileStamp(
         path=str(path), size=info.st_size, mtime_ns=info.st_mtime_ns, sha256=digest.hexdigest()
     )
 
 
+def stamp(path: Path | str) -> FileStamp:
+    """Size, modification time and SHA-256 of a file, or an empty stamp if it is missing."""
+    try:
+        return _read_stamped(path)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return FileStamp(path=str(path))
+
+
 def _copy_stamped(source: Path, target: Path) -> FileStamp:
     """Copy ``source`` to ``target`` and stamp the bytes copied, in one read."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        info = os.fstat(src.fileno())
-        digest = hashlib.sha256()
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-            dst.write(chunk)
-    return FileStamp(
-        path=str(source), size=info.st_size, mtime_ns=info.st_mtime_ns, sha256=digest.hexdigest()
-    )
+    with open(target, "wb") as copy:
+        return _read_stamped(source, copy)
 
 
 def _stamp_unchanged(old: FileStamp) -> bool:
@@ -188,20 +188,17 @@ def changed_since(fingerprint: Fingerprint) -> list[str]:
     return [old.path for old in fingerprint.files if not _stamp_unchanged(old)]
 
 
-def _dependency_files(dependencies: Iterable[Dependency]) -> Iterator[tuple[Dependency, Path]]:
+def _dependency_files(dependencies: Iterable[Dependency]) -> Iterator[Path]:
+    """Each file of each dependency; a missing dependency as its own path."""
     for dep in dependencies:
-        files = dep.files()
-        if not files:
-            yield dep, dep.path
-        for path in files:
-            yield dep, path
+        yield from dep.files() or [dep.path]
 
 
 def source_fingerprint(source: Path) -> Fingerprint:
     """Stamp ``source`` and every file it depends on (traced with BAT, libraries followed)."""
     source = _check_file(source)
     blend = stamp(source.absolute())
-    deps = [stamp(path) for _, path in _dependency_files(trace_dependencies(source))]
+    deps = [stamp(path) for path in _dependency_files(trace_dependencies(source))]
     return Fingerprint(blend=blend, dependencies=deps)
 
 
@@ -308,6 +305,7 @@ class _Packer(pack.Packer):
             file_stamp = self.stamps[source]
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(asset_path, target)
+            share_mode(target)  # BAT made it as a private temporary file
         self.packed.append((source, target, self._kind, file_stamp))
 
 

@@ -14,6 +14,7 @@ A plan interrupted after step 3 began is finished by running the same command ag
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -105,7 +106,8 @@ class _Planned:
 def _merge(*layers: JobSettings) -> JobSettings:
     merged: dict[str, object] = {}
     for layer in layers:
-        merged.update(layer.model_dump(exclude_none=True))
+        # A [jobs.NAME] table is a JobOverride: its source and metadata are not settings.
+        merged.update(layer.model_dump(exclude_none=True, include=set(JobSettings.model_fields)))
     return JobSettings.model_validate(merged)
 
 
@@ -161,8 +163,8 @@ def _job_record(
     defaults_priority: int,
 ) -> JobRecord:
     scene = info.scene
-    frames = settings.frames or scene.frames
-    if not frames:
+    frames = settings.frames if settings.frames is not None else scene.frames
+    if settings.frames is None and not frames:
         raise BadInput(f"{src.path.name}: scene {scene.name!r} renders no frames "
                        f"(start {scene.frame_start} > end {scene.frame_end}); give frames.")
     parse_frames(frames)  # BadInput with the reason when it does not parse or is empty
@@ -233,18 +235,18 @@ def prepare(
     existing = store.load(release) if store.exists(release) else None
     client = session.client
     defaults = plan.defaults if plan else JobSettings()
+    if existing is not None and not request.add:
+        raise ReleaseExists(
+            f"Release {release!r} already exists with {len(existing.jobs)} job(s). "
+            "Use --add to add jobs to it, or `farm replace job JOB` to re-render one."
+        )
     sources = _collect_sources(request, plan)
-    _check_names(sources, existing.job_names if existing else [])
     if existing is not None:
-        if not request.add:
-            raise ReleaseExists(
-                f"Release {release!r} already exists with {len(existing.jobs)} job(s). "
-                "Use --add to add jobs to it, or `farm replace job JOB` to re-render one."
-            )
         clash = [s.name for s in sources if existing.find(s.name)]
         if clash:
             raise BadInput(f"Release {release!r} already has job(s) {', '.join(clash)}; "
                            "use `farm replace job` for those.")
+    _check_names(sources, existing.job_names if existing else [])
     try:
         client.job_type(DEFAULT_JOB_TYPE)
     except NotFound as exc:
@@ -325,7 +327,9 @@ def plan_release(
     try:
         for p in planned:
             progress.check()
-            result = pack_blend(p.source.path, volume, store_dir, p.record.name)
+            # The job is in no record (checked above): anything the store holds under its
+            # name was left by a plan that was killed while packing, so it is replaced.
+            result = pack_blend(p.source.path, volume, store_dir, p.record.name, replace=True)
             packed_names.append(p.record.name)
             _apply_pack(p.record, result)
             warning = missing_warning(result)
@@ -333,8 +337,7 @@ def plan_release(
                 warnings.append(warning)
             progress.advance()
     except BaseException:
-        for job_name in packed_names:
-            remove_packed(volume, store_dir, job_name)
+        _undo_packing(store, release, store_dir, packed_names)
         raise
     try:
         with store.transaction(release, create=existing is None, what=f"planning {release}") as rec:
@@ -352,10 +355,23 @@ def plan_release(
         if not store.exists(release) or all(
             store.load(release).find(n) is None for n in packed_names
         ):
-            for job_name in packed_names:
-                remove_packed(volume, store_dir, job_name)
+            _undo_packing(store, release, store_dir, packed_names)
         raise
     return PlanResult(release, outcomes, warnings)
+
+
+def _undo_packing(store: RecordStore, release: str, store_dir: Path, names: list[str]) -> None:
+    """Remove what this run packed; for a release without a record, also the folders that
+    packing made, so that the volume is left as it was."""
+    volume = store.volume
+    for job_name in names:
+        remove_packed(volume, store_dir, job_name)
+    if store.exists(release):
+        return
+    volume.lock_path(release).unlink(missing_ok=True)
+    for folder in (store_dir, volume.release_dir(release)):
+        with contextlib.suppress(OSError):  # not empty: something else lives there
+            folder.rmdir()
 
 
 def _resume(session: FarmSession, store: RecordStore, release: str,

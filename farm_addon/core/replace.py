@@ -4,9 +4,10 @@ No `bpy` module use.
 ``replace_job`` re-packs the job's source (or another file), asks the Manager to cancel the old
 revision's job if it still runs and deletes it, moves the old revision's frames aside to
 ``releases/<release>/superseded/<job>/r<N>/`` (never mixed with the new ones, never deleted),
-bumps the revision and submits it. Each step is recorded before the next, so a run killed
-half-way is finished by running the same command again: it resumes the new revision instead
-of bumping once more, and adopts a job the Manager already has.
+marks the job's delivered files superseded if the release was harvested (the next harvest
+replaces them), bumps the revision and submits it. Each step is recorded before the next,
+so a run killed half-way is finished by running the same command again: it resumes the new
+revision instead of bumping once more, and adopts a job the Manager already has.
 
 A job is *stale* when its source or one of its dependencies changed since it was packed
 (:func:`stale_jobs`); ``farm replace RELEASE.jobs --stale`` replaces exactly those.
@@ -24,6 +25,7 @@ from .blendinfo import read_blend_info
 from .errors import BadInput, FarmError
 from .flamenco import NotFound
 from .flamenco.status import ALLOWED_FROM, JobAction
+from .harvest import mark_superseded
 from .packing import changed_since, missing_warning, pack_blend
 from .progress import Progress
 from .record import JobRecord, RecordStore, ReleaseRecord, UnknownJob, find_job
@@ -136,6 +138,10 @@ def replace_job(
                 progress.message(f"Stopping revision {old.number} of {job_name}")
                 _stop_old_job(session, old.job_id, wait_seconds, progress)
             moved = _move_frames_aside(session, record, job)
+            delivered = mark_superseded(session.volume, release, job.name, old.number)
+            if delivered:
+                progress.message(f"{delivered} delivered file(s) of {job_name} are marked "
+                                 "superseded; the next harvest replaces them.")
             old.state = "superseded"
             old.superseded_dir = moved
             job.new_revision(old.source_sha256)

@@ -74,7 +74,7 @@ def seed_job(
     if source.suffix.lower() != ".blend":
         raise BadInput(f"{source} is not a .blend file.")
     info = read_blend_info(source, scene)
-    frames = frames or info.scene.frames
+    frames = frames if frames is not None else info.scene.frames
     parse_frames(frames)
     if chunk_size is not None and chunk_size < 1:
         raise BadInput(f"The chunk size must be at least 1, not {chunk_size}.")
@@ -93,12 +93,17 @@ def seed_job(
             f"{running[0].id}). Wait for it, kill it (`farm kill jobs {job}`), or pick "
             "another name."
         )
+    # Packing first: a source that cannot be packed (a missing library) changes nothing.
+    packed = pack_blend(source, volume, volume.quick_store_dir, job, progress, replace=True)
     out_dir = volume.quick_out_dir(job)
     moved: Path | None = None
     if out_dir.exists() and any(out_dir.iterdir()):
-        moved = out_dir.with_name(f"{job}@{datetime.now():%Y%m%d-%H%M%S}")
+        stamp = f"{job}@{datetime.now():%Y%m%d-%H%M%S}"
+        moved = out_dir.with_name(stamp)
+        n = 2
+        while moved.exists():  # seeded again within the same second
+            moved, n = out_dir.with_name(f"{stamp}-{n}"), n + 1
         os.replace(volume.check_inside(out_dir), volume.check_inside(moved))
-    packed = pack_blend(source, volume, volume.quick_store_dir, job, progress, replace=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     body = SubmittedJob(
         name=f"{QUICK_RELEASE}/{job}",

@@ -13,7 +13,13 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import BadInput
-from .flamenco import FlamencoClient, ManagerError
+from .flamenco import (
+    FlamencoClient,
+    IncompatibleManager,
+    ManagerError,
+    ManagerTimeout,
+    ManagerUnreachable,
+)
 from .flamenco.errors import FlamencoError
 from .settings import Settings
 from .volume import Volume
@@ -21,6 +27,11 @@ from .volume import Volume
 
 class NoVolume(BadInput):
     """No volume was given and the Manager's shared storage is not a farm volume."""
+
+
+class ManagerNotUsable(FlamencoError, BadInput):
+    """The Manager cannot be reached or is incompatible, found before anything was sent:
+    bad input (exit code 2), like a wrong URL."""
 
 
 class FarmSession:
@@ -48,7 +59,10 @@ class FarmSession:
             if self._client is None:
                 self._client = FlamencoClient(self.settings.manager_url)
             client = self._client
-        client.handshake().require_compatible()
+        try:
+            client.handshake().require_compatible()
+        except (ManagerUnreachable, ManagerTimeout, IncompatibleManager) as exc:
+            raise ManagerNotUsable(str(exc)) from exc
         return client
 
     # --- the volume ----------------------------------------------------------------------

@@ -5,7 +5,8 @@ A source is one of:
 * a ``.blend`` file: one job named after the file (``chair.blend`` -> ``chair``);
 * a folder: every ``.blend`` below it, named by their path inside it (``props/chair.blend``
   -> ``props-chair``); Blender's backups (``.blend1``) and farm volumes are skipped;
-* a glob pattern: ``shots/*/main.blend``;
+* a glob pattern: ``shots/*/main.blend``; each match is named like a folder's files, by its
+  path below the pattern's fixed folders (``shots/a/main.blend`` -> ``a-main``);
 * a pattern with named parts: ``assets/{object}/{material}.blend``. Each part matches one
   path component (or part of one), becomes job metadata (``object=chair``) and, unless a
   name template says otherwise, the job name (``chair-oak``).
@@ -71,6 +72,7 @@ def _expand_pattern(pattern: str, cwd: Path, name_template: str | None) -> list[
     regex_parts.append(_glob_to_regex(pattern[pos:]))
     regex = re.compile("".join(regex_parts) + r"\Z")
     base = cwd if not Path(glob_pattern).is_absolute() else Path("/")
+    fixed = _fixed_folders(glob_pattern)
     matches = sorted(glob.glob(glob_pattern, root_dir=cwd, recursive=True))
     found: list[Source] = []
     for match in matches:
@@ -90,11 +92,21 @@ def _expand_pattern(pattern: str, cwd: Path, name_template: str | None) -> list[
         elif meta:
             name = "-".join(meta.values())
         else:
-            name = path.stem
+            name = _name_from(Path(match).relative_to(fixed))
         found.append(Source(path=path.resolve(), name=name, metadata=meta, given_as=pattern))
     if not found:
         raise BadSource(f"Pattern {pattern!r} matches no .blend file in {cwd}.")
     return found
+
+
+def _fixed_folders(glob_pattern: str) -> Path:
+    """The leading folders of a pattern that hold no wildcard: ``shots/*/x.blend`` -> shots."""
+    fixed: list[str] = []
+    for part in Path(glob_pattern).parts[:-1]:
+        if any(ch in part for ch in "*?["):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path()
 
 
 def _glob_to_regex(text: str) -> str:

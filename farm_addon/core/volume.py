@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .atomic import atomic_write_text
+from .atomic import TEMP_PREFIX, atomic_write_text
 from .errors import BadInput, FarmError
 from .names import validate_name
 
@@ -98,7 +98,10 @@ class Volume:
         if root.exists() and not root.is_dir():
             raise BadInput(f"{root} is a file; a farm volume must be a folder.")
         if root.is_dir():
-            foreign = sorted(entry for entry in os.listdir(root) if entry not in _ADOPTABLE)
+            foreign = sorted(
+                entry for entry in os.listdir(root)
+                if entry not in _ADOPTABLE and not entry.startswith(TEMP_PREFIX)
+            )
             if foreign:
                 listed = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
                 raise BadInput(
@@ -298,14 +301,11 @@ class Volume:
         A path under the root as given is taken as is; otherwise it is resolved first (so a
         path through a different mount of the same folder still works).
         """
-        absolute = Path(path).expanduser().absolute()
-        candidate = Path(os.path.normpath(absolute))
-        if candidate.is_relative_to(self.root) and ".." not in candidate.parts:
-            rel = candidate.relative_to(self.root)
-            self._require_inside(candidate, shown=str(path))
-        else:
-            rel = self._require_inside(absolute, shown=str(path)).relative_to(self._real_root)
-        return rel.as_posix()
+        absolute = Path(os.path.normpath(Path(path).expanduser().absolute()))
+        real = self._require_inside(absolute, shown=str(path))
+        if absolute.is_relative_to(self.root):
+            return absolute.relative_to(self.root).as_posix()
+        return real.relative_to(self._real_root).as_posix()
 
     def contains(self, path: Path | str) -> bool:
         """True if ``path`` is inside the volume (see :meth:`check_inside`)."""

@@ -41,6 +41,7 @@ def test_init_adopts_flamenco_shared_storage(tmp_path: Path) -> None:
     (root / "jobs" / "abc").mkdir(parents=True)
     (root / "file-store").mkdir()
     (root / "lost+found").mkdir()
+    (root / ".farm-tmp-abc-.farm-volume.toml").write_text("")  # an earlier init was killed
     volume = Volume.init(root, name="shared")
     assert (root / "jobs" / "abc").is_dir()
     assert volume.releases_dir.is_dir()
@@ -93,7 +94,8 @@ def test_open_refuses_what_is_not_a_volume(tmp_path: Path, kind: str) -> None:
     with pytest.raises(NotAFarmVolume) as caught:
         Volume.open(path)
     message = str(caught.value)
-    assert f"Run `farm init {path}` to make it one, or pass --volume with the right path." in message
+    assert f"Run `farm init {path}` to make it one, or pass --volume with the right path." \
+        in message
     assert caught.value.exit_code == 2
     if kind == "empty":
         assert f"is not a farm volume (no {MARKER})" in message

@@ -13,8 +13,9 @@ Blender does: a blend file is opened where it appears, later options act on it. 
 - ``--python-expr EXPR``, ``-P``/``--python FILE``, ``--python-exit-code N``
 - ``--factory-startup``, ``--debug*``, ``--`` (stop reading arguments)
 
-Frames are written like Blender writes them (``#`` runs become the frame number, extension
-added, existing frames skipped when ``use_overwrite`` is off) and reported as ``Saved: 'path'``.
+Frames are rendered with ``write_still`` and named like Blender names them (``#`` runs become the
+frame number, extension added, existing frames skipped when ``use_overwrite`` is off); Blender
+reports each as ``Saved: 'path'``.
 Not part of the emulator package on purpose: it runs as a script, with only bpy.
 """
 
@@ -119,10 +120,15 @@ class Standin:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             if render.use_placeholder:
                 Path(path).touch()
-            print(f"Fra:{frame} rendering scene \"{scene.name}\"", flush=True)
-            self.bpy.ops.render.render(write_still=False, scene=scene.name)
-            self.bpy.data.images["Render Result"].save_render(filepath=path, scene=scene)
-            print(f"Saved: '{path}'", flush=True)
+            # write_still saves to render.filepath as it is (no frame number substitution),
+            # so point it at this frame's file; Blender then prints "Saved: '<path>'".
+            pattern = render.filepath
+            render.filepath = path
+            try:
+                self.bpy.ops.render.render(write_still=True, scene=scene.name)
+            finally:
+                render.filepath = pattern
+            sys.stdout.flush()
 
     # Argument loop ---------------------------------------------------------------------------
     def run(self, args: list[str]) -> int:

@@ -105,9 +105,14 @@ class Dispatcher:
                 response = match.route.handler(ctx)
         except ApiError as ex:
             response = ex.to_response()
+        except (KeyError, TypeError, ValueError) as ex:
+            if checked:  # the spec check let it through, so this is an emulator bug
+                record_emulator_error(emu, request, ex)
+                response = ApiError(500, f"emulator error: {ex!r}").to_response()
+            else:  # unchecked: a malformed body, refused as the Manager would
+                response = ApiError(400, f"invalid request: {ex!r}").to_response()
         except Exception as ex:  # an emulator bug: answer 500 and make the test fail
-            log.exception("emulator error handling %s %s", request.method, request.path)
-            emu.add_violation(f"emulator error in {request.method} {request.path}: {ex!r}")
+            record_emulator_error(emu, request, ex)
             response = ApiError(500, f"emulator error: {ex!r}").to_response()
 
         if checked:
@@ -119,3 +124,9 @@ class Dispatcher:
                 emu.add_violation(f"response {response.status} to {request.method} "
                                   f"{request.path}: " + "; ".join(problems))
         return response
+
+
+def record_emulator_error(emu: Emulator, request: IncomingRequest, ex: Exception) -> None:
+    """Log an emulator bug and record it as a violation, so that the test fails."""
+    log.error("emulator error handling %s %s", request.method, request.path, exc_info=ex)
+    emu.add_violation(f"emulator error in {request.method} {request.path}: {ex!r}")

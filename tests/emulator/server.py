@@ -39,6 +39,10 @@ class HttpServer(ThreadingHTTPServer):
             else:
                 self._connections.discard(conn)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Connections cut by stop(), restart() or a client are normal here: log quietly."""
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"flamenco-emulator-{self.port}", daemon=True)

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..errors import BadInput
 from ..plan import PlanRequest, looks_like_source, plan_release, summary
 from ..planfile import JobSettings
@@ -65,8 +67,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         overrides = JobSettings(frames=args.frames, chunk_size=args.chunk_size,
                                 priority=args.priority, worker_tag=args.worker_tag,
                                 scene=args.scene, output_format=args.output_format)
-    except ValueError as exc:
-        raise BadInput(f"Bad option: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{'-'.join(str(p) for p in err['loc']).replace('_', '-')} {err['input']!r}: "
+            f"{err['msg'][0].lower()}{err['msg'][1:]}"
+            for err in exc.errors()
+        )
+        raise BadInput(f"Bad option {problems}.") from exc
     request = PlanRequest(release=name, sources=items, plan_file=args.plan_file, add=args.add,
                           cwd=cwd, name_template=args.name_template, naming=args.naming,
                           overrides=overrides)

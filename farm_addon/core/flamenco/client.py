@@ -358,7 +358,8 @@ class FlamencoClient(ManagerSession):
     def mass_delete(self, last_updated_max: datetime) -> bool:
         """Queue every job last updated at or before ``last_updated_max`` for deletion.
 
-        A naive datetime is taken as local time. Returns False when no job matched.
+        A naive datetime is taken as local time. Returns False when no job matched (which,
+        after a retried request, can also mean the lost first attempt already did it).
         """
         self._features().require("has_mass_delete", "Deleting jobs in bulk")
         when = last_updated_max if last_updated_max.tzinfo else last_updated_max.astimezone()

@@ -37,15 +37,20 @@ class Response:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
 
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
     def encoded(self) -> tuple[bytes, str | None]:
         """The body bytes and content type to send (None when there is no body)."""
         if self.body is None:
             return b"", None
-        if isinstance(self.body, bytes):
-            return self.body, self.content_type
-        if isinstance(self.body, str):
-            return self.body.encode(), self.content_type
-        return json.dumps(self.body).encode(), self.content_type
+        if self._encoded is None:
+            if isinstance(self.body, bytes):
+                self._encoded = self.body
+            elif isinstance(self.body, str):
+                self._encoded = self.body.encode()
+            else:
+                self._encoded = json.dumps(self.body).encode()
+        return self._encoded, self.content_type
 
 
 @dataclass

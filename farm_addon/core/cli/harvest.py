@@ -1,0 +1,98 @@
+"""``farm harvest release RELEASE``. No `bpy` module use."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..harvest import HarvestIncomplete, HarvestResult, harvest_release
+from ..session import FarmSession
+from .common import table
+from .context import Context
+
+EPILOG = """\
+naming template fields:
+  {release} {job} {frame} {ext} {revision}   {frame:04d} pads the frame to 4 digits
+  {meta.KEY}                                  the job's metadata, e.g. {meta.object}
+  {data.KEY} or {KEY}                         per-frame data from --data FILE.json
+  {value}                                     a per-frame value when FILE.json maps frame -> value
+examples:
+  farm harvest release spring --template '{meta.object}-{meta.material}_r{angle:03d}{ext}' \\
+      --data angles.json          (angles.json: {"7": {"angle": 90}, ...})
+  farm harvest release spring --renamer rename.py
+      (rename.py: def rename(release, job, frame, ext, meta, data) -> str)
+  farm --dry-run harvest release spring   shows the mapping and moves nothing
+"""
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "harvest",
+        parents=[common],
+        help="check, rename and move a release's frames into dist/",
+        description="Confirm with the Manager that every job of the release is completed, "
+        "check every expected frame file, rename the frames (template or renamer file) and "
+        "move them into dist/RELEASE/ with a manifest. Nothing moves unless everything is "
+        "ready (or --partial); a killed harvest is finished by running it again.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("what", choices=["release"], help="what to harvest")
+    p.add_argument("release", metavar="RELEASE")
+    p.add_argument("--template", metavar="T", help="naming template (default: the plan's, "
+                   "else {job}_{frame:06d}{ext})")
+    p.add_argument("--data", metavar="FILE.json", help="per-frame data for the template")
+    p.add_argument("--renamer", metavar="FILE.py",
+                   help="a Python file with rename(release, job, frame, ext, meta, data)")
+    p.add_argument("--partial", action="store_true",
+                   help="harvest the complete jobs and report the others")
+    p.set_defaults(func=run)
+
+
+def _report(ctx: Context, result: HarvestResult) -> None:
+    if result.resumed:
+        ctx.say(f"Finished an interrupted harvest ({result.resumed} file(s)).")
+    for w in result.warnings:
+        ctx.say(f"warning: {w}")
+    if result.dry_run:
+        for src, name, _job, _frame in result.mapping:
+            ctx.say(f"{src} -> {name}")
+        for old, new in result.superseded:
+            ctx.say(f"(superseded) {old} -> {new}")
+        ctx.say(f"Dry run: {result.delivered} frame(s) would be delivered to {result.dist} "
+                f"({result.namer}); nothing was moved.")
+    elif result.delivered or result.superseded:
+        ctx.say(f"Delivered {result.delivered} frame(s) to {result.dist} ({result.namer}) in "
+                f"{result.seconds:.1f} s; manifest: {result.dist / 'manifest.json'}")
+        if result.superseded:
+            ctx.say(f"Moved {len(result.superseded)} superseded file(s) aside into "
+                    f"{result.dist / '.superseded'}.")
+    else:
+        ctx.say(f"Nothing to harvest: {result.already} frame(s) were already delivered to "
+                f"{result.dist}.")
+    if result.skipped:
+        ctx.say("Not harvested (incomplete):")
+        ctx.say(table([(c.name, c.revision, c.status or "not submitted",
+                        c.describe().split(": ", 1)[1]) for c in result.skipped],
+                      ("job", "rev", "manager", "what is missing")))
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    session = FarmSession(ctx.settings)
+    ctx.on_close(session)
+    try:
+        result = harvest_release(
+            session.volume, session.client, args.release, template=args.template,
+            data_file=args.data, renamer=args.renamer, partial=args.partial,
+            dry_run=ctx.dry_run, progress=ctx.progress("Harvesting"))
+    except HarvestIncomplete as exc:
+        if ctx.json:
+            ctx.emit_json({"ok": False, "error": str(exc),
+                           "jobs": [c.as_dict() for c in exc.jobs]})
+            return exc.exit_code
+        raise
+    if ctx.json:
+        ctx.emit_json({"ok": True, **result.as_dict()})
+    else:
+        _report(ctx, result)
+    return 0

@@ -1,0 +1,588 @@
+"""Harvesting a release: checked frames, renamed into ``dist/<release>/``, with a manifest.
+No `bpy` module use.
+
+:func:`harvest_release` runs in steps, and nothing moves before the last one:
+
+1. An interrupted harvest (its journal in ``releases/<release>/``) is finished first.
+2. The Manager must report every job, at its current revision, ``completed``.
+3. Every expected frame file (the job's frame range, ``######`` numbering, its extension) must
+   be in ``out/<job>/``, non-empty and a readable image (PNG signature, IHDR CRC and IEND;
+   JPEG start and end markers; EXR, TIFF, WebP, BMP, HDR, DPX magic). It is read once, and
+   hashed while it is read. Anything missing is listed by job and frame
+   (:class:`HarvestIncomplete`); ``partial`` harvests the complete jobs and reports the rest.
+4. Every delivered name is computed (:mod:`naming`) and checked: unsafe paths, collisions
+   (case-insensitive too) and names already taken in ``dist/<release>/``.
+5. Files of a replaced job's older revision, delivered by an earlier harvest, are moved aside
+   to ``dist/<release>/.superseded/<job>/r<N>/``, never deleted; the frames are moved in
+   (:mod:`transfer`, journaled), and ``dist/<release>/manifest.json`` is written atomically:
+   each delivered file with its size, SHA-256, job, revision, frame and the checksum of the
+   .blend that produced it.
+
+``dry_run`` computes the mapping and touches nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .atomic import atomic_write_bytes
+from .errors import BadInput, FarmError
+from .flamenco import Job, NotFound
+from .frames import frame_filename, parse_frames
+from .naming import (
+    FrameInfo,
+    Namer,
+    Renamer,
+    Template,
+    check_targets,
+    compress_frames,
+    fold,
+    load_frame_data,
+    make_namer,
+)
+from .progress import Progress
+from .record import HarvestRecord, JobRecord, RecordStore, ReleaseRecord, now
+from .transfer import CHUNK, DEFAULT_OPS, TMP_PREFIX, FileOps, Journal, Move
+from .volume import Volume
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_SCHEMA = 1
+JOURNAL_NAME = ".farm-harvest-journal.json"
+SUPERSEDED_DIR = ".superseded"
+SMALL = 4 << 20
+_MAX_LISTED = 8
+
+
+class ManagerJobs(Protocol):
+    """What the harvest asks the Manager (a :class:`FlamencoClient`)."""
+
+    def get_job(self, job_id: str) -> Job: ...
+
+    def jobs(self, status: str | Iterable[str] | None = None, name: str | None = None,
+             metadata: Mapping[str, str] | None = None) -> list[Job]: ...
+
+
+class HarvestIncomplete(FarmError):
+    """Some jobs are not completed or some frames are missing; nothing was moved."""
+
+    def __init__(self, message: str, jobs: list[JobCheck]) -> None:
+        super().__init__(message)
+        self.jobs = jobs
+
+
+# --------------------------------------------------------------------------------------------
+# Checking frame files
+
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_MAGIC: dict[str, tuple[tuple[bytes, ...], str]] = {
+    ".exr": ((b"\x76\x2f\x31\x01",), "OpenEXR"),
+    ".tif": ((b"II*\x00", b"MM\x00*"), "TIFF"),
+    ".tiff": ((b"II*\x00", b"MM\x00*"), "TIFF"),
+    ".bmp": ((b"BM",), "BMP"),
+    ".hdr": ((b"#?",), "Radiance HDR"),
+    ".dpx": ((b"SDPX", b"XPDS"), "DPX"),
+    ".cin": ((b"\x80\x2a\x5f\xd7", b"\xd7\x5f\x2a\x80"), "Cineon"),
+    ".jp2": ((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51"), "JPEG 2000"),
+}
+
+
+def image_problem(head: bytes, tail: bytes, size: int, ext: str) -> str | None:
+    """Why a frame file is not a readable image of its extension, or None.
+
+    ``head`` is at least the first 33 bytes (or the whole file), ``tail`` the last 16."""
+    ext = ext.lower()
+    if size == 0:
+        return "empty file"
+    if ext == ".png":
+        if not head.startswith(_PNG_SIG):
+            return "not a PNG (bad signature)"
+        if len(head) < 33 or head[8:16] != b"\x00\x00\x00\x0dIHDR":
+            return "damaged PNG (no IHDR chunk)"
+        (crc,) = struct.unpack(">I", head[29:33])
+        if zlib.crc32(head[12:29]) != crc:
+            return "damaged PNG (IHDR checksum does not match)"
+        if not tail.endswith(_PNG_END):
+            return "truncated PNG (no IEND chunk at the end)"
+        return None
+    if ext in (".jpg", ".jpeg"):
+        if not head.startswith(b"\xff\xd8\xff"):
+            return "not a JPEG (bad signature)"
+        if not tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
+            return "truncated JPEG (no end marker)"
+        return None
+    if ext == ".webp":
+        return None if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else "not a WebP file"
+    known = _MAGIC.get(ext)
+    if known is not None:
+        magics, label = known
+        return None if head.startswith(magics) else f"not a {label} file (bad signature)"
+    return None  # an extension without a known signature: non-empty is all we can say
+
+
+@dataclass(frozen=True)
+class FrameFile:
+    """A checked frame, ready to move."""
+
+    job: str
+    revision: int
+    frame: int
+    src: str  # volume-relative
+    size: int
+    sha256: str
+
+
+def read_frame(path: Path, ext: str) -> tuple[str | None, int, str]:
+    """``(problem, size, sha256)`` of a frame file: one read, hashed as it is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return "missing", 0, ""
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})", 0, ""
+    try:
+        size = os.fstat(fd).st_size
+        if size <= SMALL:
+            data = os.read(fd, size + 1)
+            while len(data) < size:
+                more = os.read(fd, size + 1 - len(data))
+                if not more:
+                    break
+                data += more
+            if len(data) != size:
+                return "changed while it was read", 0, ""
+            return image_problem(data[:64], data[-16:], size, ext), size, (
+                hashlib.sha256(data).hexdigest())
+        h = hashlib.sha256()
+        head = b""
+        tail = b""
+        got = 0
+        while chunk := os.read(fd, CHUNK):
+            if not head:
+                head = chunk[:64]
+            h.update(chunk)
+            tail = (tail + chunk)[-16:]
+            got += len(chunk)
+        return image_problem(head, tail, got, ext), got, h.hexdigest()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})", 0, ""
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------
+# The manifest
+
+
+def manifest_path(volume: Volume, release: str) -> Path:
+    return volume.dist_dir(release) / MANIFEST_NAME
+
+
+def load_manifest(volume: Volume, release: str) -> dict[str, Any]:
+    """The harvest manifest of ``release`` (an empty one if there is none yet)."""
+    path = manifest_path(volume, release)
+    try:
+        doc = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {"schema": MANIFEST_SCHEMA, "kind": "farm-harvest-manifest", "release": release,
+                "files": [], "superseded": []}
+    except (OSError, ValueError) as exc:
+        raise FarmError(
+            f"The harvest manifest {path} cannot be read ({exc}). Restore it, or move "
+            f"dist/{release}/ aside and harvest again."
+        ) from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+        raise FarmError(f"The harvest manifest {path} is damaged (no list of files).")
+    if int(doc.get("schema", 0)) > MANIFEST_SCHEMA:
+        raise FarmError(f"The harvest manifest {path} was written by a newer farm.")
+    doc.setdefault("superseded", [])
+    return doc
+
+
+def _dump_manifest(doc: dict[str, Any]) -> bytes:
+    """Readable and fast: one file per line."""
+    head = {k: v for k, v in doc.items() if k not in ("files", "superseded")}
+    enc = json.JSONEncoder(separators=(", ", ": "), sort_keys=True, ensure_ascii=False).encode
+    parts = ["{\n"]
+    for k, v in sorted(head.items()):
+        parts.append(f"  {json.dumps(k)}: {enc(v)},\n")
+    for key in ("files", "superseded"):
+        items = doc.get(key, [])
+        parts.append(f'  "{key}": [')
+        parts.append(",".join("\n    " + enc(item) for item in items))
+        parts.append("\n  ]" if items else "]")
+        parts.append(",\n" if key == "files" else "\n")
+    parts.append("}\n")
+    return "".join(parts).encode("utf-8")
+
+
+def _save_manifest(volume: Volume, release: str, doc: dict[str, Any]) -> None:
+    doc["updated"] = now().isoformat()
+    path = manifest_path(volume, release)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(volume.check_inside(path), _dump_manifest(doc))
+
+
+def _apply(doc: dict[str, Any], payload: dict[str, Any]) -> None:
+    """Add a harvest's deliveries and moves aside to the manifest (idempotent)."""
+    aside = {s["was"]: s for s in payload.get("superseded", [])}
+    kept = []
+    for item in doc["files"]:
+        moved = aside.get(item["name"])
+        if moved is not None:
+            doc["superseded"].append({**item, "name": moved["name"], "delivered_as":
+                                      item["name"], "superseded_at": payload["at"]})
+        else:
+            kept.append(item)
+    new = {d["name"] for d in payload.get("files", [])}
+    doc["files"] = [i for i in kept if i["name"] not in new] + list(payload.get("files", []))
+
+
+def mark_superseded(volume: Volume, release: str, job: str, revision: int | None = None) -> int:
+    """Mark the delivered files of ``job`` (of ``revision``, or every one) as superseded; the
+    next harvest moves them aside. For ``farm replace``. Returns how many were marked."""
+    doc = load_manifest(volume, release)
+    count = 0
+    for item in doc["files"]:
+        if (item.get("job") == job and not item.get("superseded")
+                and (revision is None or item.get("revision") == revision)):
+            item["superseded"] = True
+            count += 1
+    if count:
+        _save_manifest(volume, release, doc)
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class JobCheck:
+    """What the harvest found for one job."""
+
+    name: str
+    revision: int
+    status: str = ""
+    frames: int = 0
+    delivered: int = 0  # by earlier harvests, at this revision
+    ready: list[FrameFile] = field(default_factory=list)
+    problems: dict[str, list[int]] = field(default_factory=dict)  # reason -> frames
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "completed" and not self.problems
+
+    def describe(self) -> str:
+        if self.status != "completed":
+            return f"{self.name} (r{self.revision}): {self.status or 'not submitted'}"
+        parts = [f"{reason} {compress_frames(frames)}"
+                 for reason, frames in sorted(self.problems.items())]
+        return f"{self.name} (r{self.revision}): frames " + "; ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "revision": self.revision, "status": self.status,
+                "frames": self.frames, "delivered_before": self.delivered,
+                "ready": len(self.ready), "complete": self.complete,
+                "problems": {r: compress_frames(f) for r, f in self.problems.items()}}
+
+
+@dataclass
+class HarvestResult:
+    release: str
+    dist: Path
+    dry_run: bool = False
+    partial: bool = False
+    namer: str = ""
+    #: (source, delivered name, job, frame) of every frame moved (or, dry, to move)
+    mapping: list[tuple[str, str, str, int]] = field(default_factory=list)
+    #: (old delivered name, where it was moved aside)
+    superseded: list[tuple[str, str]] = field(default_factory=list)
+    jobs: list[JobCheck] = field(default_factory=list)
+    skipped: list[JobCheck] = field(default_factory=list)
+    resumed: int = 0
+    already: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def delivered(self) -> int:
+        return len(self.mapping)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.release, "dist": str(self.dist), "dry_run": self.dry_run,
+            "partial": self.partial, "namer": self.namer, "delivered": self.delivered,
+            "already_delivered": self.already, "resumed": self.resumed,
+            "mapping": [{"source": s, "name": n, "job": j, "frame": f}
+                        for s, n, j, f in self.mapping],
+            "superseded": [{"name": a, "moved_to": b} for a, b in self.superseded],
+            "jobs": [j.as_dict() for j in self.jobs],
+            "skipped": [j.as_dict() for j in self.skipped],
+            "warnings": self.warnings, "seconds": round(self.seconds, 3),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# The harvest
+
+
+def _resolve_input(volume: Volume, value: str | Path | None) -> Path | None:
+    """A data or renamer file: absolute, relative to the current folder, or to the volume."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    on_volume = volume.root / path
+    return on_volume if on_volume.exists() else path
+
+
+def _namer(volume: Volume, record: ReleaseRecord, template: str | None,
+           renamer: str | Path | None) -> Namer:
+    if template is not None or renamer is not None:
+        return make_namer(template, _resolve_input(volume, renamer))
+    return make_namer(record.naming_template, _resolve_input(volume, record.renamer))
+
+
+def _manager_status(client: ManagerJobs, release: str, jobs: list[JobRecord]
+                    ) -> dict[str, str]:
+    """Job name -> the Manager's status of its current revision ("" if not submitted)."""
+    ids = {job.name: job.current.job_id for job in jobs}
+    wanted = [i for i in ids.values() if i]
+    known: dict[str, Job] = {}
+    if wanted:
+        known = {j.id: j for j in client.jobs(metadata={"farm.release": release})}
+    out: dict[str, str] = {}
+    for name, job_id in ids.items():
+        if not job_id:
+            out[name] = "not submitted"
+            continue
+        job = known.get(job_id)
+        if job is None:
+            try:
+                job = client.get_job(job_id)
+            except NotFound:
+                out[name] = f"not on the Manager (job {job_id} was deleted)"
+                continue
+        out[name] = str(job.status)
+    return out
+
+
+def _delivered(doc: dict[str, Any]) -> dict[tuple[str, int, int], dict[str, Any]]:
+    return {(i["job"], int(i["revision"]), int(i["frame"])): i for i in doc["files"]}
+
+
+def _check_jobs(volume: Volume, record: ReleaseRecord, statuses: dict[str, str],
+                delivered: dict[tuple[str, int, int], dict[str, Any]],
+                progress: Progress) -> list[JobCheck]:
+    checks = []
+    todo: list[tuple[JobCheck, JobRecord, list[int]]] = []
+    for job in record.jobs:
+        frames = parse_frames(job.frames)
+        chk = JobCheck(job.name, job.revision, frames=len(frames))
+        left = [f for f in frames if (job.name, job.revision, f) not in delivered]
+        chk.delivered = len(frames) - len(left)
+        # Fully delivered jobs need nothing from the Manager (it may have been cleaned).
+        chk.status = "completed" if not left else statuses.get(job.name, "")
+        checks.append(chk)
+        if left and chk.status == "completed":
+            todo.append((chk, job, left))
+    progress.start(sum(len(left) for _, _, left in todo), "Checking frames")
+    for chk, job, left in todo:
+        out_dir = volume.resolve(job.output_dir)
+        for n, frame in enumerate(left):
+            if n % 256 == 0:
+                progress.check()
+            path = frame_filename(out_dir, frame, job.file_extension)
+            problem, size, digest = read_frame(path, job.file_extension)
+            if problem:
+                chk.problems.setdefault(problem, []).append(frame)
+            else:
+                chk.ready.append(FrameFile(job.name, job.revision, frame,
+                                           volume.relpath(path), size, digest))
+            progress.advance()
+    return checks
+
+
+def _existing(dist: Path) -> dict[str, str]:
+    """fold(name) -> name of every file in the delivery folder (not farm's own)."""
+    out: dict[str, str] = {}
+    if not dist.is_dir():
+        return out
+    for dirpath, dirnames, filenames in os.walk(dist):
+        rel = os.path.relpath(dirpath, dist)
+        if rel == ".":
+            dirnames[:] = [d for d in dirnames if d != SUPERSEDED_DIR]
+            filenames = [f for f in filenames if f != MANIFEST_NAME]
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        for f in filenames:
+            if not f.startswith(TMP_PREFIX):
+                out[fold(prefix + f)] = prefix + f
+        for d in dirnames:
+            out.setdefault(fold(prefix + d), prefix + d)
+    return out
+
+
+def _finish_journal(volume: Volume, record: ReleaseRecord, journal: Journal, ops: FileOps,
+                    progress: Progress, label: str = "Finishing an interrupted harvest") -> int:
+    journal.run(ops, progress, label)
+    payload = journal.payload
+    doc = load_manifest(volume, record.name)
+    _apply(doc, payload)
+    _save_manifest(volume, record.name, doc)
+    record.harvests.append(HarvestRecord(
+        started_at=payload.get("started_at") or now(), finished_at=now(),
+        manifest=volume.relpath(manifest_path(volume, record.name)),
+        partial=bool(payload.get("partial")), jobs=dict(payload.get("jobs", {})),
+        files=len(payload.get("files", []))))
+    journal.remove(ops)
+    return len(journal.moves)
+
+
+def harvest_release(volume: Volume, client: ManagerJobs, release: str,
+                    template: str | None = None, data_file: str | Path | None = None,
+                    renamer: str | Path | None = None, partial: bool = False,
+                    dry_run: bool = False, progress: Progress | None = None, *,
+                    ops: FileOps = DEFAULT_OPS) -> HarvestResult:
+    """Check, rename and move a release's frames into ``dist/<release>/`` (see the module)."""
+    progress = progress or Progress()
+    store = RecordStore(volume)
+    if dry_run:
+        return _harvest(volume, client, store.load(release), template, data_file, renamer,
+                        partial, True, progress, ops)
+    with store.transaction(release, what=f"harvest release {release}") as record:
+        return _harvest(volume, client, record, template, data_file, renamer, partial, False,
+                        progress, ops)
+
+
+def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
+             template: str | None, data_file: str | Path | None, renamer: str | Path | None,
+             partial: bool, dry_run: bool, progress: Progress, ops: FileOps) -> HarvestResult:
+    started = time.perf_counter()
+    release = record.name
+    dist = volume.check_inside(volume.dist_dir(release))
+    result = HarvestResult(release, dist, dry_run=dry_run, partial=partial)
+    journal_path = volume.check_inside(volume.release_dir(release) / JOURNAL_NAME)
+    journal = Journal.load(journal_path, volume.root)
+    if journal is not None:
+        if dry_run:
+            result.warnings.append(
+                f"an interrupted harvest ({len(journal.moves)} moves) will be finished first")
+            result.mapping = [(m.src, m.dst, "", -1) for m in journal.moves]
+            return result
+        result.resumed = _finish_journal(volume, record, journal, ops, progress)
+
+    # Naming first: a bad template or data file is bad input, found before any I/O.
+    namer = _namer(volume, record, template, renamer)
+    result.namer = namer.source
+    data_path = _resolve_input(volume, data_file if data_file is not None
+                               else (record.frame_data if template is None
+                                     and renamer is None else None))
+    data = load_frame_data(data_path) if data_path is not None else None
+
+    doc = load_manifest(volume, release)
+    delivered = _delivered(doc)
+    progress.message("Asking the Manager about the jobs")
+    statuses = _manager_status(client, release, [
+        j for j in record.jobs
+        if any((j.name, j.revision, f) not in delivered for f in parse_frames(j.frames))])
+    checks = _check_jobs(volume, record, statuses, delivered, progress)
+    result.jobs = checks
+    result.already = sum(c.delivered for c in checks)
+    bad = [c for c in checks if not c.complete]
+    if bad and not partial:
+        listed = "; ".join(c.describe() for c in bad[:_MAX_LISTED])
+        more = f"; and {len(bad) - _MAX_LISTED} more jobs" if len(bad) > _MAX_LISTED else ""
+        raise HarvestIncomplete(
+            f"{len(bad)} of {len(checks)} job(s) of {release!r} are not ready to harvest: "
+            f"{listed}{more}. Nothing was moved. Wait for them (farm status {release} "
+            "--watch), replace them, or use --partial to harvest the complete jobs.", bad)
+    result.skipped = bad
+    ready = [c for c in checks if c.complete]
+
+    # Names.
+    jobs = {j.name: j for j in record.jobs}
+    pairs: list[tuple[str, str]] = []
+    plan: list[tuple[FrameFile, str]] = []
+    missing_data: dict[str, list[int]] = {}
+    for chk in ready:
+        job = jobs[chk.name]
+        for ff in chk.ready:
+            if data is not None and namer.uses_data and ff.frame not in data:
+                missing_data.setdefault(job.name, []).append(ff.frame)
+                continue
+            info = FrameInfo(release, job.name, ff.frame, job.file_extension, job.revision,
+                             job.metadata, None if data is None else data.get(ff.frame),
+                             has_data=data is not None)
+            name = namer.render(info)
+            plan.append((ff, name))
+            pairs.append((info.label, name))
+    if missing_data:
+        listed = "; ".join(f"job {j!r} frames {compress_frames(f)}"
+                           for j, f in sorted(missing_data.items()))
+        raise BadInput(f"The per-frame data file {data_path} has no entry for {listed}. "
+                       "Add them, or harvest without the data fields. Nothing was moved.")
+
+    # Delivered files of older revisions (or marked superseded) of the jobs harvested now.
+    ready_names = {c.name for c in ready}
+    aside: list[dict[str, Any]] = []
+    at = now().isoformat()
+    for item in doc["files"]:
+        owner = jobs.get(item["job"])
+        if item["job"] in ready_names and owner is not None and (
+                item.get("superseded") or int(item["revision"]) != owner.revision):
+            new = f"{SUPERSEDED_DIR}/{item['job']}/r{item['revision']}/{item['name']}"
+            if not (dist / item["name"]).exists():
+                result.warnings.append(
+                    f"{item['name']} (job {item['job']} r{item['revision']}) was delivered "
+                    "but is no longer in the delivery folder")
+                aside.append({"was": item["name"], "name": new, "gone": True})
+                continue
+            aside.append({"was": item["name"], "name": new})
+    existing = _existing(dist)
+    for s in aside:
+        existing.pop(fold(s["was"]), None)
+    check_targets(pairs, existing)
+    taken = [s["name"] for s in aside if not s.get("gone") and (dist / s["name"]).exists()]
+    if taken:
+        raise BadInput(f"{len(taken)} superseded file(s) cannot be moved aside, their place is "
+                       f"taken: {', '.join(taken[:5])}. Nothing was moved.")
+
+    result.superseded = [(s["was"], s["name"]) for s in aside]
+    result.mapping = [(ff.src, name, ff.job, ff.frame) for ff, name in plan]
+    if dry_run or (not plan and not aside):
+        result.seconds = time.perf_counter() - started
+        return result
+
+    dist_rel = volume.relpath(dist)
+    moves = [Move(f"{dist_rel}/{s['was']}", f"{dist_rel}/{s['name']}")
+             for s in aside if not s.get("gone")]
+    moves += [Move(ff.src, f"{dist_rel}/{name}", ff.sha256, ff.size) for ff, name in plan]
+    src_sha = {j.name: j.current.source_sha256 for j in record.jobs}
+    files = [{"name": name, "size": ff.size, "sha256": ff.sha256, "job": ff.job,
+              "revision": ff.revision, "frame": ff.frame, "source": ff.src,
+              "source_sha256": src_sha[ff.job], "harvested_at": at} for ff, name in plan]
+    payload = {"release": release, "at": at, "started_at": at, "partial": bool(result.skipped),
+               "jobs": {c.name: c.revision for c in ready}, "files": files,
+               "superseded": aside}
+    dist.mkdir(parents=True, exist_ok=True)
+    journal = Journal.create(journal_path, volume.root, moves, payload, ops)
+    _finish_journal(volume, record, journal, ops, progress, "Moving frames")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+__all__ = [
+    "HarvestIncomplete", "HarvestResult", "JobCheck", "Renamer", "Template",
+    "harvest_release", "image_problem", "load_manifest", "mark_superseded", "read_frame",
+]

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Benchmark: `farm harvest` versus moving the same files with the system's `mv`.
+
+Generates a release of N small PNG frames (default 100,000) over a few jobs on a fresh farm
+volume, and a byte-identical copy of them. The copy is moved with
+``find SRC -name '*.png' -exec mv -t DEST {} +`` (many files per call), one call per job; the
+release is harvested by farm (Manager check, every frame read, image-checked and SHA-256
+hashed, named, journaled, renamed, manifest written). Each runs in its own child process, and
+its wall time and peak memory (``wait4`` rusage) are reported with the ratio and the target
+(at most 2x).
+
+    python scripts/bench_harvest.py --frames 20000
+    python scripts/bench_harvest.py --json > harvest.json
+
+The Manager is a stub answering "completed" for every job: one request, not what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+TARGET_RATIO = 2.0
+RELEASE = "bench"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def small_png(width: int = 48, height: int = 27) -> bytes:
+    """A unique, valid RGB PNG of about 2 KB (half noise, half flat, like a render)."""
+    half = width * 3 // 2
+    rows = b"".join(b"\x00" + os.urandom(half) + bytes(width * 3 - half) for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(rows, 6)) + _chunk(b"IEND", b""))
+
+
+def job_names(jobs: int) -> list[str]:
+    return [f"prop-{i:02d}" for i in range(jobs)]
+
+
+def split_frames(frames: int, jobs: int) -> list[int]:
+    base, extra = divmod(frames, jobs)
+    return [base + (1 if i < extra else 0) for i in range(jobs)]
+
+
+def make_release(root: Path, frames: int, jobs: int, twin: Path | None = None,
+                 dist: bool = False) -> Any:
+    """A farm volume with a release of ``frames`` frames over ``jobs`` jobs, every job
+    recorded as submitted. Frames go to out/<job>/ (or, with ``dist``, are written as an
+    already harvested release with its manifest). ``twin`` gets a copy of out/ for baselines."""
+    from farm_addon.core.record import JobRecord, RecordStore, Revision
+    from farm_addon.core.volume import Volume
+
+    volume = Volume.init(root / "volume")
+    store = RecordStore(volume)
+    manifest: list[dict[str, Any]] = []
+    with store.transaction(RELEASE, create=True) as rec:
+        for name, count in zip(job_names(jobs), split_frames(frames, jobs), strict=True):
+            blend = volume.stored_blend(RELEASE, name)
+            blend.parent.mkdir(parents=True, exist_ok=True)
+            blend.write_bytes(b"BLENDER-v300" + os.urandom(256 << 10))
+            sha = hashlib.sha256(blend.read_bytes()).hexdigest()
+            rec.add_job(JobRecord(
+                name=name, source=f"/art/{name}.blend", source_sha256=sha,
+                stored_blend=volume.relpath(blend), frames=f"1-{count}", scene="Scene",
+                output_format="PNG", file_extension=".png",
+                output_dir=f"releases/{RELEASE}/out/{name}",
+                metadata={"object": name.split("-")[0], "material": name.split("-")[1]},
+                revisions=[Revision(number=1, state="submitted", job_id=str(uuid.uuid4()),
+                                    source_sha256=sha)]))
+            out = volume.dist_dir(RELEASE) if dist else volume.job_out_dir(RELEASE, name)
+            out.mkdir(parents=True, exist_ok=True)
+            copy = None
+            if twin is not None:
+                copy = twin / name
+                copy.mkdir(parents=True)
+            for f in range(1, count + 1):
+                data = small_png()
+                fname = f"{name}_{f:06d}.png" if dist else f"{f:06d}.png"
+                (out / fname).write_bytes(data)
+                if copy is not None:
+                    (copy / fname).write_bytes(data)
+                if dist:
+                    manifest.append({"name": fname, "size": len(data), "job": name,
+                                     "sha256": hashlib.sha256(data).hexdigest(),
+                                     "revision": 1, "frame": f, "source_sha256": sha})
+    if dist:
+        doc = {"schema": 1, "kind": "farm-harvest-manifest", "release": RELEASE,
+               "files": manifest, "superseded": []}
+        (volume.dist_dir(RELEASE) / "manifest.json").write_text(json.dumps(doc))
+    return volume
+
+
+class StubManager:
+    """Answers like a Manager on which every job of the release has completed."""
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
+
+    def _job(self, job: Any) -> Any:
+        from farm_addon.core.flamenco import Job
+
+        return Job.model_construct(id=job.job_id, status="completed", name=job.name,
+                                   metadata={"farm.release": self.record.name})
+
+    def get_job(self, job_id: str) -> Any:
+        return next(self._job(j) for j in self.record.jobs if j.job_id == job_id)
+
+    def jobs(self, status: str | Iterable[str] | None = None, name: str | None = None,
+             metadata: Mapping[str, str] | None = None) -> list[Any]:
+        return [self._job(j) for j in self.record.jobs]
+
+
+def run_child(argv: list[str]) -> tuple[float, int, str]:
+    """Run a command; (wall seconds, peak RSS in KiB of it and its children, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed with exit code {proc.returncode}")
+    return seconds, int(usage.ru_maxrss), out
+
+
+def child_harvest(volume_root: str) -> int:
+    """In the child: harvest and print seconds and memory as JSON."""
+    from farm_addon.core.harvest import harvest_release
+    from farm_addon.core.record import RecordStore
+    from farm_addon.core.volume import Volume
+
+    volume = Volume.open(volume_root)
+    client = StubManager(RecordStore(volume).load(RELEASE))
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    result = harvest_release(volume, client, RELEASE)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "delivered": result.delivered,
+                      "rss_base_kib": base, "rss_peak_kib": peak}))
+    return 0
+
+
+def mv_baseline(twin: Path, dest: Path, jobs: list[str]) -> tuple[float, int]:
+    script = " && ".join(
+        f"mkdir -p {dest / j} && find {twin / j} -name '*.png' -exec mv -t {dest / j} {{}} +"
+        for j in jobs)
+    seconds, rss, _ = run_child(["sh", "-c", script])
+    return seconds, rss
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", type=int, default=100_000)
+    p.add_argument("--jobs", type=int, default=10)
+    p.add_argument("--dir", type=Path, default=None, help="where to generate (default: tmp)")
+    p.add_argument("--keep", action="store_true", help="keep the generated files")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--child", metavar="VOLUME", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        return child_harvest(args.child)
+
+    work = Path(tempfile.mkdtemp(prefix="farm-bench-harvest-", dir=args.dir))
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    try:
+        say(f"Generating {args.frames:,} frames over {args.jobs} jobs in {work} ...")
+        t = time.perf_counter()
+        twin = work / "twin"
+        volume = make_release(work, args.frames, args.jobs, twin=twin)
+        os.sync()
+        say(f"  generated in {time.perf_counter() - t:.1f} s")
+
+        say("mv baseline ...")
+        mv_s, mv_rss = mv_baseline(twin, work / "twin-moved", job_names(args.jobs))
+        moved = sum(len(os.listdir(work / "twin-moved" / j)) for j in job_names(args.jobs))
+        assert moved == args.frames, moved
+        say("farm harvest ...")
+        ours_s, ours_rss, out = run_child([sys.executable, __file__, "--child",
+                                           str(volume.root)])
+        child = json.loads(out)
+        assert child["delivered"] == args.frames, child
+        delivered = len(list(volume.dist_dir(RELEASE).glob("*.png")))
+        assert delivered == args.frames, delivered
+        ratio = ours_s / mv_s
+        result = {
+            "bench": "harvest",
+            "frames": args.frames,
+            "jobs": args.jobs,
+            "baseline": "find SRC -name '*.png' -exec mv -t DEST {} + (one call per job)",
+            "baseline_seconds": round(mv_s, 3),
+            "baseline_peak_rss_kib": mv_rss,
+            "farm_seconds": round(ours_s, 3),
+            "farm_seconds_in_process": round(child["seconds"], 3),
+            "farm_peak_rss_kib": ours_rss,
+            "farm_rss_growth_kib": child["rss_peak_kib"] - child["rss_base_kib"],
+            "ratio": round(ratio, 3),
+            "target_ratio_max": TARGET_RATIO,
+            "ok": ratio <= TARGET_RATIO,
+        }
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print(f"harvest of {args.frames:,} frames ({args.jobs} jobs), checksums included")
+            print(f"  mv (find -exec mv -t) {mv_s:8.2f} s   peak RSS {mv_rss / 1024:8.1f} MiB")
+            print(f"  farm harvest          {ours_s:8.2f} s   peak RSS {ours_rss / 1024:8.1f} "
+                  f"MiB (+{result['farm_rss_growth_kib'] / 1024:.1f} MiB over the interpreter)")
+            print(f"  ratio {ratio:.2f}x (target at most {TARGET_RATIO:.0f}x): "
+                  + ("OK" if result["ok"] else "MISSED"))
+        return 0 if result["ok"] else 1
+    finally:
+        if args.keep:
+            say(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
