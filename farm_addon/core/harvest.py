@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from .atomic import atomic_write_bytes
 from .errors import BadInput, FarmError
 from .flamenco import Job, NotFound
-from .frames import frame_filename, parse_frames
+from .frames import DEFAULT_PADDING, frame_filename, parse_frames
 from .naming import (
     FrameInfo,
     Namer,
@@ -141,7 +141,7 @@ class FrameFile:
     sha256: str
 
 
-def read_frame(path: Path, ext: str) -> tuple[str | None, int, str]:
+def read_frame(path: str | Path, ext: str) -> tuple[str | None, int, str]:
     """``(problem, size, sha256)`` of a frame file: one read, hashed as it is read."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -400,18 +400,30 @@ def _check_jobs(volume: Volume, record: ReleaseRecord, statuses: dict[str, str],
     progress.start(sum(len(left) for _, _, left in todo), "Checking frames")
     for chk, job, left in todo:
         out_dir = volume.resolve(job.output_dir)
+        out_rel = volume.relpath(out_dir)
+        base = str(out_dir) + os.sep
+        ext = job.file_extension
+        first = frame_filename(out_dir, left[0], ext).name
+        if first != _frame_name(left[0], ext):  # farm renders with ######: never, but be sure
+            raise FarmError(f"Unexpected frame file name {first} for job {job.name}.")
         for n, frame in enumerate(left):
             if n % 256 == 0:
                 progress.check()
-            path = frame_filename(out_dir, frame, job.file_extension)
-            problem, size, digest = read_frame(path, job.file_extension)
+            fname = _frame_name(frame, ext)
+            problem, size, digest = read_frame(base + fname, ext)
             if problem:
                 chk.problems.setdefault(problem, []).append(frame)
             else:
                 chk.ready.append(FrameFile(job.name, job.revision, frame,
-                                           volume.relpath(path), size, digest))
+                                           f"{out_rel}/{fname}", size, digest))
             progress.advance()
     return checks
+
+
+def _frame_name(frame: int, ext: str) -> str:
+    """The file Blender writes for ``frame`` with farm's ``######`` output pattern (the fast
+    equivalent of :func:`frames.frame_filename`)."""
+    return f"{frame:0{DEFAULT_PADDING}d}{ext}"
 
 
 def _existing(dist: Path) -> dict[str, str]:

@@ -463,8 +463,20 @@ def make_namer(template: str | None = None, renamer: Path | str | None = None) -
 # Checking names
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_\-]+(?:[.+ ][A-Za-z0-9_\-]+)*"
+                    r"(?:/[A-Za-z0-9_\-]+(?:[.+ ][A-Za-z0-9_\-]+)*)*")
+_DEVICE_RE = re.compile(r"(?:^|/)(?:con|prn|aux|nul|com[1-9]|lpt[1-9])(?:[. /]|$)", re.I)
+
+
 def path_problem(name: str) -> str | None:
     """Why ``name`` is not a safe relative path for a delivered file, or None if it is."""
+    if (len(name) <= MAX_COMPONENT_BYTES and _PLAIN.fullmatch(name)
+            and not _DEVICE_RE.search(name) and name.split("/", 1)[0] not in RESERVED_TOP):
+        return None  # the common case, decided at once
+    return _path_problem(name)
+
+
+def _path_problem(name: str) -> str | None:
     if not name:
         return "it is empty"
     if len(name) > MAX_PATH_CHARS:

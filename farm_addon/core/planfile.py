@@ -87,7 +87,7 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     if not keys:
         return None
     # A per-job table: find its header first, then the key inside it.
-    start = 0
+    start: int | None = None
     if keys[0] == "jobs" and len(keys) >= 2:
         header = re.compile(r"^\s*\[\s*jobs\.\"?" + re.escape(keys[1]) + r"\"?\s*\]")
         for i, line in enumerate(lines):
@@ -101,18 +101,26 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
                 start = i
                 break
         keys = keys[1:]
-    key = re.compile(r"^\s*\"?" + re.escape(keys[-1]) + r"\"?\s*=")
-    for i in range(start, len(lines)):
-        if key.match(lines[i]):
-            return i + 1
-    return start + 1 if start else None
+    # The innermost key first; a key inside an inline table falls back to the table's own.
+    for name in reversed(keys):
+        key = re.compile(r"^\s*\"?" + re.escape(name) + r"\"?\s*=")
+        for i in range(start or 0, len(lines)):
+            if key.match(lines[i]):
+                return i + 1
+    return start + 1 if start is not None else None
 
 
 def parse_plan_text(text: str, base_dir: Path, origin: str = "plan file") -> PlanFile:
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise BadPlanFile(f"{origin} is not valid TOML: {exc}. Fix that line.") from exc
+        reason = str(exc)
+        if "at end of document" in reason:  # tomllib gives no line for these
+            reason = reason.replace("at end of document",
+                                    f"at the end of the file, line {len(text.splitlines())}")
+            raise BadPlanFile(f"{origin} is not valid TOML: {reason}. Something opened "
+                              "earlier (a bracket or a quote) is never closed.") from exc
+        raise BadPlanFile(f"{origin} is not valid TOML: {reason}. Fix that line.") from exc
     try:
         plan = PlanFile.model_validate(data)
     except ValidationError as exc:

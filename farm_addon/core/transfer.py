@@ -23,10 +23,12 @@ or a permission error at any call by subclassing it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from .progress import Progress
 JOURNAL_SCHEMA = 1
 TMP_PREFIX = ".farm-tmp-"
 CHUNK = 1 << 20
+StrPath = str | os.PathLike[str]
 
 
 class TransferError(FarmError):
@@ -48,17 +51,31 @@ class TransferError(FarmError):
 class FileOps:
     """The file operations of the mover and the archiver. Subclass to inject faults."""
 
-    def lstat(self, path: Path) -> os.stat_result | None:
+    def lstat(self, path: StrPath) -> os.stat_result | None:
         """``os.lstat``, or None if nothing is there."""
         try:
             return os.lstat(path)
         except FileNotFoundError:
             return None
 
-    def rename(self, src: Path, dst: Path) -> None:
+    def rename(self, src: StrPath, dst: StrPath) -> None:
         os.rename(src, dst)
 
-    def unlink(self, path: Path) -> None:
+    def move(self, src: StrPath, dst: StrPath) -> None:
+        """Rename without ever replacing ``dst``: FileExistsError if it exists."""
+        if _renameat2 is not None:
+            if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst),
+                          _RENAME_NOREPLACE) == 0:
+                return
+            err = ctypes.get_errno()
+            if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+                raise OSError(err, os.strerror(err), os.fspath(src), None, os.fspath(dst))
+            # The file system cannot do it: check, then rename (we hold the release lock).
+        if self.lstat(dst) is not None:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(dst))
+        self.rename(src, dst)
+
+    def unlink(self, path: StrPath) -> None:
         os.unlink(path)
 
     def makedirs(self, path: Path) -> None:
@@ -67,10 +84,10 @@ class FileOps:
     def same_device(self, src_dir: Path, dst_dir: Path) -> bool:
         return os.stat(src_dir).st_dev == os.stat(dst_dir).st_dev
 
-    def open_read(self, path: Path | str) -> BinaryIO:
+    def open_read(self, path: StrPath) -> BinaryIO:
         return open(path, "rb", buffering=0)
 
-    def read_bytes(self, path: Path | str, limit: int) -> bytes:
+    def read_bytes(self, path: StrPath, limit: int) -> bytes:
         """Up to ``limit`` bytes from the start of a file (one open, few reads)."""
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
@@ -85,7 +102,7 @@ class FileOps:
         finally:
             os.close(fd)
 
-    def open_new(self, path: Path) -> BinaryIO:
+    def open_new(self, path: StrPath) -> BinaryIO:
         """Create ``path`` for writing; fails if it exists."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         return os.fdopen(fd, "wb", buffering=0)
@@ -114,6 +131,24 @@ class FileOps:
         finally:
             os.close(fd)
 
+
+def _load_renameat2() -> Any:
+    """``renameat2`` from the C library (Linux, glibc 2.28+), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_renameat2 = _load_renameat2()
 
 DEFAULT_OPS = FileOps()
 
@@ -246,22 +281,32 @@ class Journal:
         return _Mover(self, ops, progress or Progress()).run(label)
 
 
+def _split(path: str) -> tuple[str, str]:
+    head, _, tail = path.rpartition(os.sep)
+    return head or os.sep, tail
+
+
 class _Mover:
+    """Works on plain strings: a harvest moves 100,000 files, and pathlib costs add up."""
+
     def __init__(self, journal: Journal, ops: FileOps, progress: Progress) -> None:
         self.j = journal
         self.ops = ops
         self.progress = progress
         self.stats = TransferStats(total=len(journal.moves))
-        self._made: set[Path] = set()
-        self._same: dict[tuple[Path, Path], bool] = {}
+        self._made: set[str] = set()
+        self._same: dict[tuple[str, str], bool] = {}
+        self._dirs: set[str] = set()
 
     def run(self, label: str) -> TransferStats:
-        root = self.j.root
+        root = str(self.j.root)
+        sep = os.sep
         self.progress.start(len(self.j.moves), label)
         try:
             for i, m in enumerate(self.j.moves):
                 self.progress.check()
-                src, dst = root / m.src, root / m.dst
+                src = root + sep + m.src.replace("/", sep)
+                dst = root + sep + m.dst.replace("/", sep)
                 try:
                     self._one(m, src, dst)
                 except OSError as exc:
@@ -273,58 +318,67 @@ class _Mover:
                     ) from exc
                 self.progress.advance()
         finally:
-            for d in sorted(self.stats.dirs):
-                self.ops.fsync_dir(d)
+            for d in sorted(self._dirs):
+                self.ops.fsync_dir(Path(d))
+            self.stats.dirs = {Path(d) for d in self._dirs}
         return self.stats
 
-    def _mkdir(self, d: Path) -> None:
-        if d not in self._made:
-            self.ops.makedirs(d)
-            self._made.add(d)
-
-    def _one(self, m: Move, src: Path, dst: Path) -> None:
+    def _one(self, m: Move, src: str, dst: str) -> None:
         ops = self.ops
-        self._mkdir(dst.parent)
-        if ops.lstat(dst) is None:
-            key = (src.parent, dst.parent)
-            same = self._same.get(key)
-            if same is None:
-                try:
-                    same = ops.same_device(src.parent, dst.parent)
-                except FileNotFoundError:
-                    same = True  # the source folder is gone: the state check below decides
-                self._same[key] = same
-            if same:
-                try:
-                    ops.rename(src, dst)
-                except FileNotFoundError:
-                    pass  # the source is gone; look at what is there
-                except OSError as exc:
-                    if exc.errno != errno.EXDEV:
-                        raise
-                    self._same[key] = False
+        src_dir = _split(src)[0]
+        dst_dir = _split(dst)[0]
+        if dst_dir not in self._made:
+            ops.makedirs(Path(dst_dir))
+            self._made.add(dst_dir)
+        key = (src_dir, dst_dir)
+        same = self._same.get(key)
+        if same is None:
+            same = self._same_dev(src_dir, dst_dir)
+            self._same[key] = same
+        if same:
+            try:
+                ops.move(src, dst)
+            except (FileNotFoundError, FileExistsError):
+                pass  # one end is not as planned; look at what is there
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                self._same[key] = False
+                if ops.lstat(dst) is None:
                     self._copy(m, src, dst)
                     return
-                else:
-                    self.stats.moved += 1
-                    self.stats.dirs.update((src.parent, dst.parent))
-                    return
-            elif ops.lstat(src) is not None:
-                self._copy(m, src, dst)
+            else:
+                self.stats.moved += 1
+                self._dirs.add(src_dir)
+                self._dirs.add(dst_dir)
                 return
+        elif ops.lstat(dst) is None and ops.lstat(src) is not None:
+            self._copy(m, src, dst)
+            return
         self._settle(m, src, dst)
 
-    def _settle(self, m: Move, src: Path, dst: Path) -> None:
+    def _same_dev(self, src_dir: str, dst_dir: str) -> bool:
+        try:
+            return self.ops.same_device(Path(src_dir), Path(dst_dir))
+        except FileNotFoundError:
+            return True  # the source folder is gone: the state check decides
+
+    @staticmethod
+    def _tmp(dst: str) -> str:
+        head, tail = _split(dst)
+        return os.path.join(head, TMP_PREFIX + tail)
+
+    def _settle(self, m: Move, src: str, dst: str) -> None:
         """Resume one move from whatever state a killed run left."""
         ops = self.ops
         s, d = ops.lstat(src), ops.lstat(dst)
-        tmp = dst.with_name(TMP_PREFIX + dst.name)
+        tmp = self._tmp(dst)
         if d is not None and s is None:
             self.stats.already += 1
         elif d is not None and s is not None:
             if (s.st_dev, s.st_ino) != (d.st_dev, d.st_ino):
-                want = m.sha256 or sha256_file(src, ops)[0]
-                have = sha256_file(dst, ops)[0]
+                want = m.sha256 or sha256_file(Path(src), ops)[0]
+                have = sha256_file(Path(dst), ops)[0]
                 if have != want:
                     raise TransferError(
                         f"{m.dst} already exists with other content than {m.src}; farm never "
@@ -332,16 +386,19 @@ class _Mover:
                     )
             ops.unlink(src)
             self.stats.cleaned += 1
-            self.stats.dirs.add(src.parent)
+            self._dirs.add(_split(src)[0])
         elif s is not None:
-            if self._same_dev(src, dst):
-                self._rename(src, dst)
+            if self._same_dev(_split(src)[0], _split(dst)[0]):
+                ops.move(src, dst)
+                self.stats.moved += 1
+                self._dirs.update((_split(src)[0], _split(dst)[0]))
             else:
                 self._copy(m, src, dst)
-        elif ops.lstat(tmp) is not None and m.sha256 and sha256_file(tmp, ops)[0] == m.sha256:
+        elif (ops.lstat(tmp) is not None and m.sha256
+              and sha256_file(Path(tmp), ops)[0] == m.sha256):
             ops.rename(tmp, dst)
             self.stats.copied += 1
-            self.stats.dirs.add(dst.parent)
+            self._dirs.add(_split(dst)[0])
         else:
             raise TransferError(
                 f"{m.src} is missing and was not delivered to {m.dst}: it was removed by "
@@ -350,20 +407,9 @@ class _Mover:
         if ops.lstat(tmp) is not None and ops.lstat(dst) is not None:
             ops.unlink(tmp)  # a copy left by a killed run, after the move completed
 
-    def _same_dev(self, src: Path, dst: Path) -> bool:
-        try:
-            return self.ops.same_device(src.parent, dst.parent)
-        except FileNotFoundError:
-            return True
-
-    def _rename(self, src: Path, dst: Path) -> None:
-        self.ops.rename(src, dst)
-        self.stats.moved += 1
-        self.stats.dirs.update((src.parent, dst.parent))
-
-    def _copy(self, m: Move, src: Path, dst: Path) -> None:
+    def _copy(self, m: Move, src: str, dst: str) -> None:
         ops = self.ops
-        tmp = dst.with_name(TMP_PREFIX + dst.name)
+        tmp = self._tmp(dst)
         if ops.lstat(tmp) is not None:
             ops.unlink(tmp)  # a partial copy from a killed run
         h = hashlib.sha256()
@@ -388,16 +434,14 @@ class _Mover:
                 raise TransferError(f"{m.dst} appeared while {m.src} was copied; not overwritten.")
             ops.rename(tmp, dst)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 if ops.lstat(tmp) is not None:
                     os.unlink(tmp)
-            except OSError:
-                pass
             raise
-        ops.fsync_dir(dst.parent)
+        ops.fsync_dir(Path(_split(dst)[0]))
         ops.unlink(src)
         self.stats.copied += 1
-        self.stats.dirs.add(src.parent)
+        self._dirs.add(_split(src)[0])
 
 
 def transfer(moves: Sequence[Move], root: Path, journal_path: Path,

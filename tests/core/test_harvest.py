@@ -313,6 +313,10 @@ class Faulty(FileOps):
         self._tick("rename")
         super().rename(src, dst)
 
+    def move(self, src: Path, dst: Path) -> None:
+        self._tick("rename")
+        super().move(src, dst)
+
     def unlink(self, path: Path) -> None:
         self._tick("unlink")
         super().unlink(path)

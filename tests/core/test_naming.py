@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from farm_addon.core import naming
 from farm_addon.core.errors import BadInput
 from farm_addon.core.naming import (
     DEFAULT_TEMPLATE,
@@ -129,6 +130,13 @@ def test_any_template_is_a_name_or_bad_input(text: str) -> None:
 def test_brace_heavy_templates_never_crash(text: str) -> None:
     with contextlib.suppress(BadInput):
         Template(text).render(info(frame=123456, data={"angle": -1.5}, has_data=True))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([*"aZ09_-. /+:\\", "con", "nul", "LPT1", "é", "manifest.json",
+                                 ".farm-"]), max_size=30).map("".join))
+def test_fast_path_check_agrees_with_the_full_one(name: str) -> None:
+    assert path_problem(name) == naming._path_problem(name)
 
 
 # --- per-frame data -------------------------------------------------------------------------

@@ -44,6 +44,10 @@ class FaultyOps(FileOps):
         self._tick("rename")
         super().rename(src, dst)
 
+    def move(self, src: Path, dst: Path) -> None:
+        self._tick("rename")
+        super().move(src, dst)
+
     def unlink(self, path: Path) -> None:
         self._tick("unlink")
         super().unlink(path)
@@ -115,10 +119,10 @@ def test_cross_fs_copies_and_verifies(tmp_path: Path) -> None:
 
 def test_exdev_falls_back_to_copy(tmp_path: Path) -> None:
     class Exdev(FileOps):
-        def rename(self, src: Path, dst: Path) -> None:
-            if "out" in src.parts:
+        def move(self, src: Path, dst: Path) -> None:
+            if "/out/" in str(src):
                 raise OSError(errno.EXDEV, "Invalid cross-device link")
-            super().rename(src, dst)
+            super().move(src, dst)
 
     moves = make_files(tmp_path, 5)
     stats = transfer(moves, tmp_path, tmp_path / "j.json", ops=Exdev())
