@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'file':<6} {'MB':>7} {'farm ms':>8} {'(first)':>8} {'Blender ms':>11} "
               f"{'speed-up':>9}")
         for label, r in results.items():
-            print(f"{label:<6} {r['size_mb']:>7.1f} {r['farm_ms']:>8.2f} {r['farm_first_ms']:>8.2f} "
-                  f"{r['blender_ms']:>11.2f} {r['speedup']:>8.1f}x")
+            print(f"{label:<6} {r['size_mb']:>7.1f} {r['farm_ms']:>8.2f} "
+                  f"{r['farm_first_ms']:>8.2f} {r['blender_ms']:>11.2f} {r['speedup']:>8.1f}x")
         print(f"per file <= {TARGET_MS:g} ms: {'ok' if ok_ms else 'MISSED'}; "
               f"large/small {growth:.2f}x (<= {TARGET_GROWTH:g}x): "
               f"{'ok' if ok_growth else 'MISSED'}; "

@@ -18,6 +18,7 @@ The Manager is a stub answering "completed" for every job: one request, not what
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -132,18 +133,34 @@ class StubManager:
         return [self._job(j) for j in self.record.jobs]
 
 
+GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
+
+
 def run_child(argv: list[str]) -> tuple[float, int, str]:
-    """Run a command; (wall seconds, peak RSS in KiB of it and its children, stdout)."""
+    """Run a command; (wall seconds, peak RSS in KiB, stdout).
+
+    The peak comes from GNU time when installed (a small process, so the figure is the
+    command's own), else from ``wait4`` (which may include this Python's size at fork)."""
+    report = None
+    if GNU_TIME:
+        fd, report = tempfile.mkstemp(prefix="farm-bench-time-")
+        os.close(fd)
+        argv = [GNU_TIME, "-f", "%M", "-o", report, *argv]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{argv[0]} failed with exit code {proc.returncode}")
-    return seconds, int(usage.ru_maxrss), out
+    code = os.waitstatus_to_exitcode(status)
+    rss = int(usage.ru_maxrss)
+    if report is not None:
+        with contextlib.suppress(ValueError, OSError, IndexError):
+            rss = int(Path(report).read_text().split()[-1])
+        os.unlink(report)
+    if code != 0:
+        raise SystemExit(f"{argv} failed with exit code {code}")
+    return seconds, rss, out
 
 
 def child_harvest(volume_root: str) -> int:

@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .atomic import atomic_write_bytes
 from .errors import BadInput, FarmError
@@ -40,6 +40,7 @@ from .flamenco import Job, NotFound
 from .frames import DEFAULT_PADDING, frame_filename, parse_frames
 from .naming import (
     FrameInfo,
+    FrameLabel,
     Namer,
     Renamer,
     Template,
@@ -58,7 +59,7 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = 1
 JOURNAL_NAME = ".farm-harvest-journal.json"
 SUPERSEDED_DIR = ".superseded"
-SMALL = 4 << 20
+_FIRST_READ = 1 << 16
 _MAX_LISTED = 8
 
 
@@ -129,8 +130,7 @@ def image_problem(head: bytes, tail: bytes, size: int, ext: str) -> str | None:
     return None  # an extension without a known signature: non-empty is all we can say
 
 
-@dataclass(frozen=True)
-class FrameFile:
+class FrameFile(NamedTuple):
     """A checked frame, ready to move."""
 
     job: str
@@ -150,25 +150,15 @@ def read_frame(path: str | Path, ext: str) -> tuple[str | None, int, str]:
     except OSError as exc:
         return f"unreadable ({exc.strerror})", 0, ""
     try:
-        size = os.fstat(fd).st_size
-        if size <= SMALL:
-            data = os.read(fd, size + 1)
-            while len(data) < size:
-                more = os.read(fd, size + 1 - len(data))
-                if not more:
-                    break
-                data += more
-            if len(data) != size:
-                return "changed while it was read", 0, ""
-            return image_problem(data[:64], data[-16:], size, ext), size, (
-                hashlib.sha256(data).hexdigest())
-        h = hashlib.sha256()
-        head = b""
-        tail = b""
-        got = 0
+        data = os.read(fd, _FIRST_READ)
+        if len(data) < _FIRST_READ:  # a short read of a regular file: that is all of it
+            return (image_problem(data[:64], data[-16:], len(data), ext), len(data),
+                    hashlib.sha256(data).hexdigest())
+        h = hashlib.sha256(data)
+        head = data[:64]
+        tail = data[-16:]
+        got = len(data)
         while chunk := os.read(fd, CHUNK):
-            if not head:
-                head = chunk[:64]
             h.update(chunk)
             tail = (tail + chunk)[-16:]
             got += len(chunk)
@@ -209,18 +199,20 @@ def load_manifest(volume: Volume, release: str) -> dict[str, Any]:
 
 
 def _dump_manifest(doc: dict[str, Any]) -> bytes:
-    """Readable and fast: one file per line."""
+    """Readable and fast: one file per line.
+
+    The lists are encoded in one call; their items are flat objects, so ``},{"`` only occurs
+    between items (inside a string a quote is always escaped)."""
     head = {k: v for k, v in doc.items() if k not in ("files", "superseded")}
-    enc = json.JSONEncoder(separators=(", ", ": "), sort_keys=True, ensure_ascii=False).encode
     parts = ["{\n"]
     for k, v in sorted(head.items()):
-        parts.append(f"  {json.dumps(k)}: {enc(v)},\n")
+        parts.append(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)},\n")
     for key in ("files", "superseded"):
         items = doc.get(key, [])
-        parts.append(f'  "{key}": [')
-        parts.append(",".join("\n    " + enc(item) for item in items))
-        parts.append("\n  ]" if items else "]")
-        parts.append(",\n" if key == "files" else "\n")
+        text = json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+        if items:
+            text = "[\n    " + text[1:-1].replace('},{"', '},\n    {"') + "\n  ]"
+        parts.append(f'  "{key}": {text}' + (",\n" if key == "files" else "\n"))
     parts.append("}\n")
     return "".join(parts).encode("utf-8")
 
@@ -232,19 +224,33 @@ def _save_manifest(volume: Volume, release: str, doc: dict[str, Any]) -> None:
     atomic_write_bytes(volume.check_inside(path), _dump_manifest(doc))
 
 
-def _apply(doc: dict[str, Any], payload: dict[str, Any]) -> None:
-    """Add a harvest's deliveries and moves aside to the manifest (idempotent)."""
+def _apply(doc: dict[str, Any], journal: Journal) -> int:
+    """Add a harvest's deliveries and moves aside to the manifest (idempotent); returns the
+    number of files delivered."""
+    payload = journal.payload
+    at = payload["at"]
     aside = {s["was"]: s for s in payload.get("superseded", [])}
     kept = []
     for item in doc["files"]:
         moved = aside.get(item["name"])
         if moved is not None:
             doc["superseded"].append({**item, "name": moved["name"], "delivered_as":
-                                      item["name"], "superseded_at": payload["at"]})
+                                      item["name"], "superseded_at": at})
         else:
             kept.append(item)
-    new = {d["name"] for d in payload.get("files", [])}
-    doc["files"] = [i for i in kept if i["name"] not in new] + list(payload.get("files", []))
+    jobs = payload["jobs"]
+    prefix = len(payload["dist"]) + 1
+    deliveries = journal.moves[len(journal.moves) - len(payload["frames"]):]
+    files = [
+        # keys in sorted order: the manifest is written without sorting
+        {"frame": frame, "harvested_at": at, "job": job, "name": m.dst[prefix:],
+         "revision": jobs[job]["revision"], "sha256": m.sha256, "size": m.size,
+         "source": m.src, "source_sha256": jobs[job]["source_sha256"]}
+        for m, (job, frame) in zip(deliveries, payload["frames"], strict=True)
+    ]
+    new = {f["name"] for f in files}
+    doc["files"] = [i for i in kept if i["name"] not in new] + files
+    return len(files)
 
 
 def mark_superseded(volume: Volume, release: str, job: str, revision: int | None = None) -> int:
@@ -406,17 +412,22 @@ def _check_jobs(volume: Volume, record: ReleaseRecord, statuses: dict[str, str],
         first = frame_filename(out_dir, left[0], ext).name
         if first != _frame_name(left[0], ext):  # farm renders with ######: never, but be sure
             raise FarmError(f"Unexpected frame file name {first} for job {job.name}.")
-        for n, frame in enumerate(left):
-            if n % 256 == 0:
-                progress.check()
-            fname = _frame_name(frame, ext)
+        ready = chk.ready
+        name, revision = job.name, job.revision
+        width = DEFAULT_PADDING
+        step = max(1, min(32, len(left) // 200))
+        for n, frame in enumerate(left, 1):
+            progress.check()
+            fname = f"{frame:0{width}d}{ext}"  # as _frame_name
             problem, size, digest = read_frame(base + fname, ext)
             if problem:
                 chk.problems.setdefault(problem, []).append(frame)
             else:
-                chk.ready.append(FrameFile(job.name, job.revision, frame,
-                                           f"{out_rel}/{fname}", size, digest))
-            progress.advance()
+                ready.append(FrameFile(name, revision, frame, f"{out_rel}/{fname}", size,
+                                       digest))
+            if n % step == 0:
+                progress.advance(step)
+        progress.advance(len(left) % step)
     return checks
 
 
@@ -450,13 +461,13 @@ def _finish_journal(volume: Volume, record: ReleaseRecord, journal: Journal, ops
     journal.run(ops, progress, label)
     payload = journal.payload
     doc = load_manifest(volume, record.name)
-    _apply(doc, payload)
+    files = _apply(doc, journal)
     _save_manifest(volume, record.name, doc)
     record.harvests.append(HarvestRecord(
-        started_at=payload.get("started_at") or now(), finished_at=now(),
+        started_at=payload["at"], finished_at=now(),
         manifest=volume.relpath(manifest_path(volume, record.name)),
-        partial=bool(payload.get("partial")), jobs=dict(payload.get("jobs", {})),
-        files=len(payload.get("files", []))))
+        partial=bool(payload.get("partial")),
+        jobs={name: int(j["revision"]) for name, j in payload["jobs"].items()}, files=files))
     journal.remove(ops)
     return len(journal.moves)
 
@@ -524,21 +535,22 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
 
     # Names.
     jobs = {j.name: j for j in record.jobs}
-    pairs: list[tuple[str, str]] = []
     plan: list[tuple[FrameFile, str]] = []
     missing_data: dict[str, list[int]] = {}
+    strict_data = data is not None and namer.uses_data
     for chk in ready:
         job = jobs[chk.name]
+        if not chk.ready:
+            continue
+        first = chk.ready[0].frame
+        name_of = namer.bind(FrameInfo(
+            release, job.name, first, job.file_extension, job.revision, job.metadata,
+            None if data is None else data.get(first), has_data=data is not None))
         for ff in chk.ready:
-            if data is not None and namer.uses_data and ff.frame not in data:
+            if strict_data and ff.frame not in data:  # type: ignore[operator]
                 missing_data.setdefault(job.name, []).append(ff.frame)
                 continue
-            info = FrameInfo(release, job.name, ff.frame, job.file_extension, job.revision,
-                             job.metadata, None if data is None else data.get(ff.frame),
-                             has_data=data is not None)
-            name = namer.render(info)
-            plan.append((ff, name))
-            pairs.append((info.label, name))
+            plan.append((ff, name_of(ff.frame, None if data is None else data.get(ff.frame))))
     if missing_data:
         listed = "; ".join(f"job {j!r} frames {compress_frames(f)}"
                            for j, f in sorted(missing_data.items()))
@@ -564,7 +576,7 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
     existing = _existing(dist)
     for s in aside:
         existing.pop(fold(s["was"]), None)
-    check_targets(pairs, existing)
+    check_targets(((FrameLabel(ff.job, ff.frame), name) for ff, name in plan), existing)
     taken = [s["name"] for s in aside if not s.get("gone") and (dist / s["name"]).exists()]
     if taken:
         raise BadInput(f"{len(taken)} superseded file(s) cannot be moved aside, their place is "
@@ -580,13 +592,15 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
     moves = [Move(f"{dist_rel}/{s['was']}", f"{dist_rel}/{s['name']}")
              for s in aside if not s.get("gone")]
     moves += [Move(ff.src, f"{dist_rel}/{name}", ff.sha256, ff.size) for ff, name in plan]
-    src_sha = {j.name: j.current.source_sha256 for j in record.jobs}
-    files = [{"name": name, "size": ff.size, "sha256": ff.sha256, "job": ff.job,
-              "revision": ff.revision, "frame": ff.frame, "source": ff.src,
-              "source_sha256": src_sha[ff.job], "harvested_at": at} for ff, name in plan]
-    payload = {"release": release, "at": at, "started_at": at, "partial": bool(result.skipped),
-               "jobs": {c.name: c.revision for c in ready}, "files": files,
-               "superseded": aside}
+    payload = {
+        "release": release, "at": at, "partial": bool(result.skipped), "dist": dist_rel,
+        "jobs": {c.name: {"revision": c.revision,
+                          "source_sha256": jobs[c.name].current.source_sha256}
+                 for c in ready},
+        "superseded": aside,
+        # One [job, frame] per delivery, in the order of the moves after the moves aside.
+        "frames": [[ff.job, ff.frame] for ff, _ in plan],
+    }
     dist.mkdir(parents=True, exist_ok=True)
     journal = Journal.create(journal_path, volume.root, moves, payload, ops)
     _finish_journal(volume, record, journal, ops, progress, "Moving frames")

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .errors import BadInput
 
@@ -71,7 +71,7 @@ _SPEC_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FrameInfo:
     """Everything a name may be built from, for one frame of one job."""
 
@@ -90,6 +90,20 @@ class FrameInfo:
         return f"job {self.job!r} frame {self.frame}"
 
 
+class FrameLabel(NamedTuple):
+    """How messages name a frame, formatted only when a message needs it."""
+
+    job: str
+    frame: int
+
+    def __str__(self) -> str:
+        return f"job {self.job!r} frame {self.frame}"
+
+
+#: Names the frames of one job: ``(frame, per-frame data) -> delivered name``.
+BoundNamer = Callable[[int, Any], str]
+
+
 class Namer(Protocol):
     """A template or a renamer: one delivered name per frame."""
 
@@ -98,6 +112,10 @@ class Namer(Protocol):
     uses_data: bool
 
     def render(self, info: FrameInfo) -> str: ...
+
+    def bind(self, info: FrameInfo) -> BoundNamer:
+        """A fast namer for the frames of ``info``'s job (``frame`` and ``data`` vary)."""
+        ...
 
 
 def _listing(items: Sequence[str], limit: int = _MAX_LISTED) -> str:
@@ -309,41 +327,74 @@ class Template:
             f"Available for {info.label}: " + ", ".join(self.available(info)) + "."
         )
 
-    def render(self, info: FrameInfo) -> str:
-        out: list[str] = []
-        for part in self._parts:
-            out.append(part.literal)
-            if part.field is None:
-                continue
-            value = self._lookup(part.field, info)
-            if isinstance(value, bool) or value is None:
-                value = str(value).lower() if value is not None else "null"
-            if not isinstance(value, (str, int, float)):
-                raise BadInput(
-                    f"The naming template {self.text!r}: {{{part.field}}} of {info.label} is a "
-                    f"{type(value).__name__}; only text and numbers can be part of a name."
-                )
-            if part.conversion == "r":
-                value = repr(value)
-            elif part.conversion == "a":
-                value = ascii(value)
-            elif part.conversion == "s":
-                value = str(value)
-            try:
-                out.append(format(value, part.spec))
-            except (ValueError, TypeError, OverflowError) as exc:
-                kind = type(value).__name__
-                raise BadInput(
-                    f"The naming template {self.text!r}: format spec {part.spec!r} does not "
-                    f"apply to {{{part.field}}} (a {kind}, {value!r}) of {info.label}: {exc}."
-                ) from None
-        name = "".join(out)
+    def _format(self, part: _Part, info: FrameInfo) -> str:
+        assert part.field is not None
+        value = self._lookup(part.field, info)
+        if isinstance(value, bool) or value is None:
+            value = str(value).lower() if value is not None else "null"
+        if not isinstance(value, (str, int, float)):
+            raise BadInput(
+                f"The naming template {self.text!r}: {{{part.field}}} of {info.label} is a "
+                f"{type(value).__name__}; only text and numbers can be part of a name."
+            )
+        if part.conversion == "r":
+            value = repr(value)
+        elif part.conversion == "a":
+            value = ascii(value)
+        elif part.conversion == "s":
+            value = str(value)
+        try:
+            return format(value, part.spec)
+        except (ValueError, TypeError, OverflowError) as exc:
+            kind = type(value).__name__
+            raise BadInput(
+                f"The naming template {self.text!r}: format spec {part.spec!r} does not "
+                f"apply to {{{part.field}}} (a {kind}, {value!r}) of {info.label}: {exc}."
+            ) from None
+
+    def _checked(self, name: str, info: FrameInfo) -> str:
         problem = path_problem(name)
         if problem:
             raise BadInput(
                 f"The naming template {self.text!r} gives an unsafe name for {info.label}: "
                 f"{name!r} ({problem})."
             )
+        return name
+
+    def render(self, info: FrameInfo) -> str:
+        out: list[str] = []
+        for part in self._parts:
+            out.append(part.literal)
+            if part.field is not None:
+                out.append(self._format(part, info))
+        return self._checked("".join(out), info)
+
+    def bind(self, info: FrameInfo) -> BoundNamer:
+        """Fields that depend only on the job are formatted once, here."""
+        segs: list[str | _Part] = []
+        for part in self._parts:
+            segs.append(part.literal)
+            f = part.field
+            if f is not None and (f in ("release", "job", "ext", "revision")
+                                  or f.startswith("meta.")):
+                segs.append(self._format(part, info))
+            elif f is not None:
+                segs.append(part)
+        merged: list[str | _Part] = []
+        for seg in segs:
+            if isinstance(seg, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += seg
+            elif seg != "":
+                merged.append(seg)
+        mine = FrameInfo(info.release, info.job, info.frame, info.ext, info.revision,
+                         info.meta, info.data, info.has_data)
+        fmt, checked = self._format, self._checked
+
+        def name(frame: int, data: Any) -> str:
+            mine.frame, mine.data = frame, data
+            return checked("".join([s if isinstance(s, str) else fmt(s, mine)
+                                    for s in merged]), mine)
+
         return name
 
 
@@ -425,6 +476,9 @@ class Renamer:
             )
         return fn  # type: ignore[no-any-return]
 
+    def bind(self, info: FrameInfo) -> BoundNamer:
+        return _bind_renamer(self, info)
+
     def render(self, info: FrameInfo) -> str:
         try:
             result = self._fn(
@@ -448,6 +502,14 @@ class Renamer:
                 f"{result!r} ({problem})."
             )
         return result
+
+
+def _bind_renamer(renamer: Renamer, info: FrameInfo) -> BoundNamer:
+    def name(frame: int, data: Any) -> str:
+        return renamer.render(FrameInfo(info.release, info.job, frame, info.ext,
+                                        info.revision, info.meta, data, info.has_data))
+
+    return name
 
 
 def make_namer(template: str | None = None, renamer: Path | str | None = None) -> Namer:
@@ -520,7 +582,7 @@ def fold(name: str) -> str:
 
 
 def check_targets(
-    pairs: Sequence[tuple[str, str]], existing: Mapping[str, str] | None = None
+    pairs: Iterable[tuple[object, str]], existing: Mapping[str, str] | None = None
 ) -> None:
     """Check every ``(label, target)`` pair before anything moves.
 
@@ -528,9 +590,9 @@ def check_targets(
     overwritten to their names. Raises :class:`BadInput` listing every problem found.
     """
     problems: list[str] = []
-    by_key: dict[str, tuple[str, str]] = {}
-    clashes: dict[str, list[tuple[str, str]]] = {}
-    dirs: dict[str, str] = {}
+    by_key: dict[str, tuple[object, str]] = {}
+    clashes: dict[str, list[tuple[object, str]]] = {}
+    dirs: dict[str, object] = {}
     for label, target in pairs:
         why = path_problem(target)
         if why:
@@ -550,7 +612,7 @@ def check_targets(
                 "folder from another source"
             )
     for group in clashes.values():
-        labels = [lbl for lbl, _ in group]
+        labels = [str(lbl) for lbl, _ in group]
         names = sorted({t for _, t in group})
         who = (" and ".join(labels) if len(labels) == 2
                else f"{', '.join(labels[:3])} and {len(labels) - 3} more" if len(labels) > 4

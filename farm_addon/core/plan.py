@@ -310,11 +310,13 @@ def plan_release(
     progress = progress or Progress()
     volume = session.volume
     store = RecordStore(volume)
-    # An interrupted plan: finish submitting what the record already holds.
-    name = request.release
-    if name is not None and store.exists(name) and not request.add and not dry_run:
+    # An interrupted plan: finish submitting what the record already holds. The same
+    # command run again does that, be it with NAME, --from PLAN.toml or --add.
+    plan_file = load_plan_file(request.plan_file) if request.plan_file else None
+    name = request.release or (plan_file.release if plan_file else None)
+    if name is not None and store.exists(name) and not dry_run:
         record = store.load(name)
-        if pending(record):
+        if pending(record) and (not request.add or _all_recorded(request, plan_file, record)):
             return _resume(session, store, name, progress)
     release, plan, planned, existing = prepare(session, request, progress)
     warnings: list[str] = []
@@ -372,6 +374,15 @@ def _undo_packing(store: RecordStore, release: str, store_dir: Path, names: list
     for folder in (store_dir, volume.release_dir(release)):
         with contextlib.suppress(OSError):  # not empty: something else lives there
             folder.rmdir()
+
+
+def _all_recorded(request: PlanRequest, plan: PlanFile | None, record: ReleaseRecord) -> bool:
+    """Whether every job the request names is already in the record (an --add run again)."""
+    try:
+        names = {src.name for src in _collect_sources(request, plan)}
+    except BadInput:
+        return False  # prepare() reports it
+    return names <= set(record.job_names)
 
 
 def _resume(session: FarmSession, store: RecordStore, release: str,

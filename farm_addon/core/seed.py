@@ -9,6 +9,7 @@ still on the farm unfinished is refused, so a job is never submitted twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,7 +95,14 @@ def seed_job(
             "another name."
         )
     # Packing first: a source that cannot be packed (a missing library) changes nothing.
-    packed = pack_blend(source, volume, volume.quick_store_dir, job, progress, replace=True)
+    store_existed = volume.quick_store_dir.is_dir()
+    try:
+        packed = pack_blend(source, volume, volume.quick_store_dir, job, progress, replace=True)
+    except BaseException:
+        if not store_existed:  # pack_blend made it
+            with contextlib.suppress(OSError):
+                volume.quick_store_dir.rmdir()
+        raise
     out_dir = volume.quick_out_dir(job)
     moved: Path | None = None
     if out_dir.exists() and any(out_dir.iterdir()):

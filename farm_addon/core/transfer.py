@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .errors import FarmError
 from .progress import Progress
@@ -181,8 +181,7 @@ def write_atomic(path: Path, data: bytes, ops: FileOps = DEFAULT_OPS) -> None:
     ops.fsync_dir(path.parent)
 
 
-@dataclass(frozen=True)
-class Move:
+class Move(NamedTuple):
     """One file to move; paths relative to the journal's root, with ``/``."""
 
     src: str
@@ -302,8 +301,13 @@ class _Mover:
         root = str(self.j.root)
         sep = os.sep
         self.progress.start(len(self.j.moves), label)
+        done = 0
+        step = max(1, min(32, len(self.j.moves) // 200))  # redraws cost; checks do not
         try:
             for i, m in enumerate(self.j.moves):
+                if i - done >= step:
+                    self.progress.advance(i - done)
+                    done = i
                 self.progress.check()
                 src = root + sep + m.src.replace("/", sep)
                 dst = root + sep + m.dst.replace("/", sep)
@@ -316,7 +320,7 @@ class _Mover:
                         "one name, and running the command again finishes the rest (the plan "
                         f"is kept in {self.j.path})."
                     ) from exc
-                self.progress.advance()
+            self.progress.advance(len(self.j.moves) - done)
         finally:
             for d in sorted(self._dirs):
                 self.ops.fsync_dir(Path(d))

@@ -104,6 +104,21 @@ BAD_PLANS: list[PlanCase] = [
      {"p.toml": 'release = "r"\n\n[jobs.simple]\nframe = "1-3"\n'},
      "jobs.simple.frame (line 4): unknown setting"),
     ("plan-file-missing", ["plan", "release", "--from", "nope.toml"], {}, "does not exist"),
+    ("seed-missing-file", ["seed", "job", "nope.blend", "look"], {}, "does not exist"),
+    ("seed-not-a-blend", ["seed", "job", "notes.txt", "look"], {"notes.txt": "x"},
+     "is not a .blend file"),
+    ("seed-corrupted", ["seed", "job", "cut.blend", "look"], {"cut.blend": "@cut"},
+     "damaged or incomplete"),
+    ("seed-bad-job-name", ["seed", "job", "simple.blend", "a/b"], {"simple.blend": "@simple"},
+     "contains '/'"),
+    ("seed-frames-empty", ["seed", "job", "simple.blend", "look", "--frames", ""],
+     {"simple.blend": "@simple"}, "frame range is empty"),
+    ("seed-chunk-size-0", ["seed", "job", "simple.blend", "look", "--chunk-size", "0"],
+     {"simple.blend": "@simple"}, "chunk size must be at least 1"),
+    ("seed-unknown-worker-tag", ["seed", "job", "simple.blend", "look", "--worker-tag", "tpu"],
+     {"simple.blend": "@simple"}, "Unknown worker tag 'tpu'"),
+    ("seed-missing-library", ["seed", "job", "linked/scene/linked.blend", "look"],
+     {"linked": "@linked-without-lib"}, "missing library"),
     ("bad-query", ["kill", "jobs", "colour:red"], {}, "Unknown query key 'colour'"),
     ("unknown-release-status", ["status", "nope"], {}, "There is no release 'nope'"),
     ("unknown-release-kill", ["kill", "nope.jobs", "*"], {}, "Unknown release 'nope'"),
@@ -204,7 +219,8 @@ def test_plan_and_status_through_the_console(
     res = farm(["plan", "release", "spring", str(blends["simple"]), str(blends["exr_step"])])
     assert res.code == 0, res.text
     assert "Planned release 'spring': 2 of 2 job(s) on the farm." in res.out
-    status = farm(["status", "spring", "--json"])
+    # No volume given: the Manager's shared storage is the farm volume.
+    status = farm(["status", "spring", "--json"], env={"FARM_VOLUME": ""})
     assert status.code == 0, status.text
     data = json.loads(status.out)
     assert data["release"] == "spring"
@@ -289,13 +305,15 @@ def test_status_rows_and_overview(
 
 
 @pytest.mark.emulator(worker="instant")
+@pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["text", "json"])
 def test_status_watch_exits_0_when_all_completed(
-    farm: FarmRunner, session: FarmSession, emulator: Emulator, blends: dict[str, Path],
+    json_flag: list[str], session: FarmSession, emulator: Emulator, blends: dict[str, Path],
     farm_env: dict[str, str], work: Path,
 ) -> None:
     plan(session, "spring", blends["simple"], blends["exr_step"])
     watch = subprocess.Popen(
-        [sys.executable, "-m", "farm_addon", "status", "spring", "--watch", "--interval", "0.1"],
+        [sys.executable, "-m", "farm_addon", "status", "spring", "--watch", "--interval", "0.1",
+         *json_flag],
         cwd=work, env={**os.environ, **farm_env, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
@@ -308,8 +326,13 @@ def test_status_watch_exits_0_when_all_completed(
         if watch.poll() is None:
             watch.kill()
     assert watch.returncode == 0, out + err
-    assert out.count("Release spring:") >= 2  # redrawn
-    assert "Release spring: 20/20 frames, 2/2 jobs completed" in out
+    if json_flag:
+        states = [json.loads(line) for line in out.splitlines()]
+        assert len(states) >= 2 and not states[0]["finished"]  # redrawn
+        assert states[-1]["all_completed"] and states[-1]["frames_done"] == 20
+    else:
+        assert out.count("Release spring:") >= 2  # redrawn
+        assert "Release spring: 20/20 frames, 2/2 jobs completed" in out
 
 
 @pytest.mark.emulator(worker="instant")
@@ -322,7 +345,8 @@ def test_status_watch_exits_1_when_a_job_was_canceled(
     emulator.run_worker()
     res = farm(["status", "spring", "--watch", "--interval", "0.1", "--json"])
     assert res.code == 1, res.text
-    data = json.loads(res.out)
+    [line] = res.out.splitlines()  # --watch --json: one JSON line per redraw
+    data = json.loads(line)
     assert {j["name"]: j["status"] for j in data["jobs"]} == {
         "simple": "canceled", "exr_step": "completed"}
 

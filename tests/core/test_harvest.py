@@ -135,6 +135,8 @@ def test_turntable_harvest(farm: Farm, tmp_path: Path) -> None:
         assert item["size"] == len(data)
         assert item["revision"] == 1
         assert item["source_sha256"] == rec.job(item["job"]).source_sha256
+    raw = (dist / "manifest.json").read_text()
+    assert raw.count("\n") > 24 and json.loads(raw) == doc  # one file per line, valid JSON
     seven = next(i for i in doc["files"] if i["job"] == "chair-oak" and i["frame"] == 7)
     assert seven["name"] == "chair-oak_r180.png"
     assert rec.harvests[-1].files == 24 and rec.harvests[-1].jobs == {"chair-oak": 1,

@@ -253,7 +253,7 @@ def test_plan_file_job_without_source_is_refused(
 ) -> None:
     plan = work / "p.toml"
     plan.write_text(f'sources = ["{blends["simple"]}"]\n\n[jobs.nope]\nframes = "1"\n')
-    with pytest.raises(BadInput, match="'nope'.*Jobs: simple"):
+    with pytest.raises(BadInput, match=r"'nope'.*Jobs: simple"):
         plan_release(session, PlanRequest(release="x", plan_file=plan, cwd=work))
     assert not emulator.jobs
 
@@ -366,6 +366,9 @@ def test_rerun_finishes_an_interrupted_plan(
     record = RecordStore(vol).load("spring")
     assert sum(1 for j in record.jobs if j.job_id is None) == 1
     assert len(emu.jobs) == 2  # the Manager has both
+    status = json.loads(farm_inproc(["status", "spring", "--json"], cwd=tmp_path).out)
+    assert {j["job_id"] for j in status["jobs"]} == set(emu.jobs)  # shown, adopted in view
+    assert RecordStore(vol).load("spring") == record  # reading the status writes nothing
 
     monkeypatch.setattr(FlamencoClient, "submit_many", submit_many)
     second = farm_inproc(["plan", "release", "spring"], cwd=tmp_path)
@@ -398,6 +401,29 @@ def test_crash_after_recording_before_sending(
     result = plan_release(session, request(work, "spring"))
     assert result.resumed and [o.outcome for o in result.jobs] == ["submitted"]
     assert len(emulator.jobs) == 1
+
+
+@pytest.mark.parametrize("form", ["plan-file", "add"])
+def test_the_same_command_again_finishes_the_plan(
+    form: str, session: FarmSession, volume: Volume, emulator: Emulator,
+    blends: dict[str, Path], work: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if form == "plan-file":
+        plan = work / "spring.toml"
+        plan.write_text(f'release = "spring"\nsources = ["{blends["simple"]}"]\n')
+        again = PlanRequest(plan_file=plan, cwd=work)
+    else:
+        plan_release(session, request(work, "spring", str(blends["exr_step"])))
+        again = request(work, "spring", str(blends["simple"]), add=True)
+    monkeypatch.setattr(session.client, "submit_many", _raise_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        plan_release(session, again)
+    monkeypatch.undo()
+    assert RecordStore(volume).load("spring").job("simple").job_id is None
+    result = plan_release(session, again)
+    assert result.resumed and [(o.name, o.outcome) for o in result.jobs] == [
+        ("simple", "submitted")]
+    assert set(manager_jobs(emulator)) == {"simple"} | ({"exr_step"} if form == "add" else set())
 
 
 def test_crash_while_packing_leaves_nothing_that_blocks_a_rerun(

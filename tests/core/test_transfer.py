@@ -267,3 +267,26 @@ def test_payload_round_trip(tmp_path: Path) -> None:
     Journal.create(tmp_path / "j.json", tmp_path, [Move("a", "b", "", -1)], payload)
     j = Journal.load(tmp_path / "j.json", tmp_path)
     assert j is not None and j.payload == payload and j.moves == [Move("a", "b", "", -1)]
+
+
+def test_move_without_renameat2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from farm_addon.core import transfer as transfer_mod
+
+    monkeypatch.setattr(transfer_mod, "_renameat2", None)
+    moves = make_files(tmp_path, 3)
+    dst = tmp_path / moves[2].dst
+    dst.parent.mkdir(parents=True)
+    dst.write_bytes(b"other")
+    with pytest.raises(TransferError, match="already exists with other content"):
+        transfer(moves, tmp_path, tmp_path / "j.json")
+    dst.unlink()
+    transfer([], tmp_path, tmp_path / "j.json")
+    assert_done(tmp_path, moves)
+
+
+def test_move_never_replaces(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("a")
+    (tmp_path / "b").write_text("b")
+    with pytest.raises(FileExistsError):
+        FileOps().move(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / "b").read_text() == "b"

@@ -35,6 +35,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return 2
     file = Path(args.items[0]) if len(args.items) == 2 else None
     job = args.items[-1]
+    if job.lower().endswith(".blend"):
+        ctx.error(f"{job!r} looks like a file, not a job name: `farm seed job [FILE] JOB`, "
+                  f"e.g. `farm seed job {job} {Path(job).stem}`.")
+        return 2
     session = FarmSession(ctx.settings)
     ctx.on_close(session)
     if ctx.dry_run:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from typing import Any
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     while True:
         st = release_status(session, args.release)
-        if ctx.json:
+        if ctx.json and args.watch:  # one line per redraw (JSON Lines), for scripts
+            print(json.dumps(st.as_dict(), sort_keys=True), file=ctx.out, flush=True)
+        elif ctx.json:
             ctx.emit_json(st.as_dict())
         else:
             if args.watch and sys.stdout.isatty():
