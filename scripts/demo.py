@@ -68,10 +68,10 @@ def tree(root: Path, limit: int = 60) -> None:
     lines = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if rel.parts[0] in ("jobs", "file-store") or ".deps" in rel.parts[1:3]:
+        if rel.parts[0] in ("jobs", "file-store") or rel.name == ".lock":
             continue
-        if any(p.startswith(".farm-tmp") for p in rel.parts):
-            continue
+        if any(p.endswith(".deps") for p in rel.parts[:-1]):
+            continue  # a packed job's dependencies: shown as one folder
         lines.append("  " * (len(rel.parts) - 1) + rel.name + ("/" if path.is_dir() else ""))
     for line in lines[:limit]:
         print("  " + line)

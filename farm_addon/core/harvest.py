@@ -29,12 +29,11 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from .atomic import atomic_write_bytes
 from .errors import BadInput, FarmError
 from .flamenco import Job, NotFound
 from .frames import DEFAULT_PADDING, frame_filename, parse_frames
@@ -52,7 +51,7 @@ from .naming import (
 )
 from .progress import Progress
 from .record import HarvestRecord, JobRecord, RecordStore, ReleaseRecord, now
-from .transfer import CHUNK, DEFAULT_OPS, TMP_PREFIX, FileOps, Journal, Move
+from .transfer import CHUNK, DEFAULT_OPS, TMP_PREFIX, FileOps, Journal, Move, write_atomic
 from .volume import Volume
 
 MANIFEST_NAME = "manifest.json"
@@ -198,30 +197,50 @@ def load_manifest(volume: Volume, release: str) -> dict[str, Any]:
     return doc
 
 
-def _dump_manifest(doc: dict[str, Any]) -> bytes:
-    """Readable and fast: one file per line.
+_ENC = json.encoder.encode_basestring  # str -> JSON string literal (C)
 
-    The lists are encoded in one call; their items are flat objects, so ``},{"`` only occurs
-    between items (inside a string a quote is always escaped)."""
+
+def _dump_manifest(doc: dict[str, Any]) -> Iterator[bytes]:
+    """Readable and fast: one file per line, produced piece by piece.
+
+    Items are flat objects: a list of them is encoded in one call, and ``},{"`` only occurs
+    between items (inside a string a quote is always escaped). New deliveries arrive as
+    :class:`_Line` text already."""
     head = {k: v for k, v in doc.items() if k not in ("files", "superseded")}
-    parts = ["{\n"]
+    yield b"{\n"
     for k, v in sorted(head.items()):
-        parts.append(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)},\n")
+        yield f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)},\n".encode()
     for key in ("files", "superseded"):
         items = doc.get(key, [])
-        text = json.dumps(items, separators=(",", ":"), ensure_ascii=False)
-        if items:
-            text = "[\n    " + text[1:-1].replace('},{"', '},\n    {"') + "\n  ]"
-        parts.append(f'  "{key}": {text}' + (",\n" if key == "files" else "\n"))
-    parts.append("}\n")
-    return "".join(parts).encode("utf-8")
+        yield f'  "{key}": ['.encode()
+        for i in range(0, len(items), 4096):
+            part = items[i:i + 4096]
+            lines = [x for x in part if isinstance(x, _Line)]
+            if len(lines) == len(part):
+                text = "\n    " + ",\n    ".join(lines)
+            else:
+                text = "\n    " + ",\n    ".join(
+                    x if isinstance(x, _Line) else json.dumps(x, separators=(",", ":"),
+                                                              ensure_ascii=False)
+                    for x in part)
+            yield ((b"," if i else b"") + text.encode("utf-8"))
+        yield (b"\n  ]" if items else b"]") + (b",\n" if key == "files" else b"\n")
+    yield b"}\n"
+
+
+class _Line(str):
+    """A manifest item already encoded as one line of JSON."""
+
+    __slots__ = ()
 
 
 def _save_manifest(volume: Volume, release: str, doc: dict[str, Any]) -> None:
     doc["updated"] = now().isoformat()
     path = manifest_path(volume, release)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(volume.check_inside(path), _dump_manifest(doc))
+    for stale in path.parent.glob(f"{TMP_PREFIX}{MANIFEST_NAME}.*"):
+        stale.unlink()  # left by a killed run
+    write_atomic(volume.check_inside(path), _dump_manifest(doc))
 
 
 def _apply(doc: dict[str, Any], journal: Journal) -> int:
@@ -238,17 +257,21 @@ def _apply(doc: dict[str, Any], journal: Journal) -> int:
                                       item["name"], "superseded_at": at})
         else:
             kept.append(item)
-    jobs = payload["jobs"]
+    jobs = {name: (f',"harvested_at":{_ENC(at)},"job":{_ENC(name)},"name":',
+                   f',"revision":{int(j["revision"])},"sha256":',
+                   f',"source_sha256":{_ENC(j["source_sha256"])}}}')
+            for name, j in payload["jobs"].items()}
     prefix = len(payload["dist"]) + 1
     deliveries = journal.moves[len(journal.moves) - len(payload["frames"]):]
-    files = [
-        # keys in sorted order: the manifest is written without sorting
-        {"frame": frame, "harvested_at": at, "job": job, "name": m.dst[prefix:],
-         "revision": jobs[job]["revision"], "sha256": m.sha256, "size": m.size,
-         "source": m.src, "source_sha256": jobs[job]["source_sha256"]}
-        for m, (job, frame) in zip(deliveries, payload["frames"], strict=True)
-    ]
-    new = {f["name"] for f in files}
+    new: set[str] = set()
+    files: list[Any] = []
+    for m, (job, frame) in zip(deliveries, payload["frames"], strict=True):
+        a, b, c = jobs[job]
+        name = m.dst[prefix:]
+        new.add(name)
+        # keys in sorted order, as json.dumps(sort_keys=True) would write them
+        files.append(_Line(f'{{"frame":{int(frame)}{a}{_ENC(name)}{b}"{m.sha256}","size":'
+                           f'{int(m.size)},"source":{_ENC(m.src)}{c}'))
     doc["files"] = [i for i in kept if i["name"] not in new] + files
     return len(files)
 

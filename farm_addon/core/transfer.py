@@ -30,7 +30,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -164,14 +164,17 @@ def sha256_file(path: Path, ops: FileOps = DEFAULT_OPS) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def write_atomic(path: Path, data: bytes, ops: FileOps = DEFAULT_OPS) -> None:
-    """Write ``path`` through a temporary file, fsync and rename (with ``ops``, for tests)."""
+def write_atomic(path: Path, data: bytes | Iterable[bytes],
+                 ops: FileOps = DEFAULT_OPS) -> None:
+    """Write ``path`` through a temporary file, fsync and rename (with ``ops``, for tests).
+    ``data`` may be an iterable of chunks, written as they come (memory stays small)."""
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
     if ops.lstat(tmp) is not None:
         ops.unlink(tmp)
     try:
         with ops.open_new(tmp) as f:
-            ops.write(f, data)
+            for chunk in [data] if isinstance(data, bytes) else _batched(data):
+                ops.write(f, chunk)
             ops.fsync(f)
         ops.rename(tmp, path)
     except BaseException:
@@ -179,6 +182,19 @@ def write_atomic(path: Path, data: bytes, ops: FileOps = DEFAULT_OPS) -> None:
             os.unlink(tmp)
         raise
     ops.fsync_dir(path.parent)
+
+
+def _batched(chunks: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    buf: list[bytes] = []
+    n = 0
+    for c in chunks:
+        buf.append(c)
+        n += len(c)
+        if n >= size:
+            yield b"".join(buf)
+            buf, n = [], 0
+    if buf:
+        yield b"".join(buf)
 
 
 class Move(NamedTuple):
@@ -230,17 +246,26 @@ class Journal:
         journal = cls(path, root, moves, payload)
         for stale in path.parent.glob(f"{TMP_PREFIX}{path.name}.*"):
             stale.unlink()  # a journal a killed run did not finish writing
-        doc = {
+        head = {
             "schema": JOURNAL_SCHEMA,
             "kind": "farm-transfer-journal",
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "moves": [[m.src, m.dst, m.sha256, m.size] for m in journal.moves],
             "payload": journal.payload,
         }
-        data = json.dumps(doc, separators=(",", ":")).encode()
+
+        def chunks() -> Iterator[bytes]:
+            # One JSON document, written in pieces: the moves of a big harvest run to
+            # tens of megabytes, and need not be in memory twice.
+            yield json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"moves":['
+            moves = journal.moves
+            for i in range(0, len(moves), 4096):
+                part = json.dumps([list(m) for m in moves[i:i + 4096]], separators=(",", ":"))
+                yield (b"," if i else b"") + part[1:-1].encode()
+            yield b"]}"
+
         try:
             ops.makedirs(path.parent)
-            write_atomic(path, data, ops)
+            write_atomic(path, chunks(), ops)
         except OSError as exc:
             raise TransferError(
                 f"Cannot write the transfer journal {path}: {_err(exc)}. Nothing was moved."

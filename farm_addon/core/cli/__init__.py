@@ -18,7 +18,9 @@ from ..errors import FarmError
 from .context import Context
 
 # Verbs, in the order `farm --help` lists them. A verb is added here only once it works.
-VERB_MODULES: tuple[str, ...] = ("init", "plan", "seed", "status", "kill", "replace", "reset")
+VERB_MODULES: tuple[str, ...] = (
+    "init", "plan", "seed", "status", "kill", "replace", "harvest", "archive", "reset",
+)
 
 EPILOG = """\
 exit codes: 0 done, 1 the operation failed, 2 bad input or usage.

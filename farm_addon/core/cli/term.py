@@ -28,12 +28,11 @@ class TerminalProgress(Progress):
         if self.quiet:
             return
         now = time.monotonic()
-        finished = self.total and self.done >= self.total
-        interval = 0.1 if self.tty else 5.0
-        if not finished and now - self._last < interval and self.done:
-            return
-        self._last = now
+        finished = bool(self.total) and self.done >= self.total
         if self.tty:
+            if not finished and now - self._last < 0.1 and self.done:
+                return
+            self._last = now
             filled = int(self.width * self.fraction)
             bar = "#" * filled + "." * (self.width - filled)
             self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total}\x1b[K")
@@ -41,7 +40,13 @@ class TerminalProgress(Progress):
             if finished:
                 self.stream.write("\n")
                 self._drawn = False
-        elif self.total:
+        else:
+            # A log, not a screen: a line when a step ends, and every few seconds meanwhile.
+            if not self._last:
+                self._last = now
+            if not self.total or not (finished or now - self._last >= 5.0):
+                return
+            self._last = now
             self.stream.write(f"{self.label}: {self.done}/{self.total}\n")
         self.stream.flush()
 
