@@ -44,15 +44,12 @@ def find_blender_ext() -> Path:
 
     if os.environ.get("FARM_BLENDER_EXT"):
         return Path(os.environ["FARM_BLENDER_EXT"])
-    try:
-        import bpy  # noqa: F401  (only to find the wheel's folder; nothing is run)
-    except ImportError:
-        pass
     import importlib.util
 
     spec = importlib.util.find_spec("bpy")
     if spec is None or not spec.submodule_search_locations:
-        sys.exit("build_extension: the `bpy` module is not installed; run `python3 scripts/dev.py setup`.")
+        sys.exit("build_extension: the `bpy` module is not installed; "
+                 "run `python3 scripts/dev.py setup`.")
     base = Path(next(iter(spec.submodule_search_locations)))
     found = sorted(base.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
     if not found:
@@ -63,7 +60,7 @@ def find_blender_ext() -> Path:
 def wheel_request(filename: str) -> tuple[list[str], str]:
     """pip arguments that fetch exactly this wheel file, and the distribution spec."""
     stem = filename.removesuffix(".whl")
-    name, version, pytag, _abi, plat = stem.split("-", 4) if stem.count("-") >= 4 else (*stem.split("-"),)
+    name, version, pytag, _abi, plat = stem.split("-", 4)
     spec = f"{name.replace('_', '-')}=={version}"
     args = ["--no-deps", "--only-binary=:all:"]
     if plat != "any":
@@ -85,7 +82,8 @@ def fetch_wheels(names: list[str], cache: Path) -> None:
             check=True,
         )
         if not (cache / filename).exists():
-            sys.exit(f"build_extension: pip did not produce {filename}; fix the manifest's wheels list.")
+            sys.exit(f"build_extension: pip did not produce {filename}; "
+                     "fix the manifest's wheels list.")
 
 
 def assemble(dest: Path, wheels: list[str], cache: Path) -> None:
@@ -101,11 +99,13 @@ def assemble(dest: Path, wheels: list[str], cache: Path) -> None:
 def run_tool(tool: Path, *args: str) -> None:
     rc = subprocess.run([sys.executable, str(tool), *args], check=False).returncode
     if rc:
-        sys.exit(f"build_extension: Blender's extension tool failed ({args[0]}, exit {rc}); see above.")
+        sys.exit(f"build_extension: Blender's extension tool failed ({args[0]}, exit {rc}); "
+                 "see above.")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--output-dir", required=True, type=Path)
     ap.add_argument("--wheel-cache", type=Path, default=ROOT / ".cache" / "wheels")
     ap.add_argument("--platform", action="append", default=None,

@@ -3,7 +3,7 @@
 
     python3 scripts/dev.py demo     # the demo: a release on the Manager emulator
     python3 scripts/dev.py test     # ruff, mypy --strict on the core, then the whole pytest suite
-    python3 scripts/dev.py setup    # only set up (.venv on Python 3.11 with everything for development)
+    python3 scripts/dev.py setup    # only set up (.venv on Python 3.11, everything for development)
     python3 scripts/dev.py bench    # every benchmark, one table
     python3 scripts/dev.py farm ... # the farm CLI from the development environment
 

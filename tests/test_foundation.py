@@ -160,7 +160,8 @@ def test_built_zip_installs_into_real_blender(tmp_path: Path) -> None:
     assert res["disable"] == ["FINISHED"]
     assert res["after"] == [] and res["scene_prop_after"] is False and res["panels_after"] == []
     # Blender installed the wheels that match its Python (3.11) from the zip.
-    site = tmp_path / "blender-home" / "extensions" / ".local" / "lib" / "python3.11" / "site-packages"
+    site = tmp_path / "blender-home" / "extensions" / ".local" / "lib" / "python3.11"
+    site = site / "site-packages"
     installed = {p.name for p in site.iterdir()} if site.exists() else set()
     assert {"pydantic", "pydantic_core", "blender_asset_tracer"} <= installed, installed
     so = list((site / "pydantic_core").glob("_pydantic_core.cpython-311-*.so"))

@@ -67,9 +67,7 @@ class FarmPreferences(bpy.types.AddonPreferences):
         layout.use_property_decorate = False
 
         col = layout.column(heading="Flamenco")
-        row = col.row(align=True)
-        row.prop(self, "manager_url")
-        row.operator("farm.test_connection", text="", icon="PLUGIN")
+        col.prop(self, "manager_url")
         col.prop(self, "volume")
 
         state = getattr(context.window_manager, "farm", None)
@@ -87,8 +85,7 @@ class FarmPreferences(bpy.types.AddonPreferences):
             sub = col.row()
             sub.alignment = "RIGHT"
             sub.label(text="Enable Allow Online Access in Preferences > System", icon="INFO")
-        row = col.row()
-        row.operator("farm.test_connection")
+        col.operator("farm.test_connection", icon="PLUGIN")
 
         col = layout.column(heading="Submitter")
         col.prop(self, "project")

@@ -146,15 +146,15 @@ def worker_tag_items(self: Any, context: bpy.types.Context | None) -> list[tuple
 
 
 def _release_selected(self: Any, context: bpy.types.Context) -> None:
-    from . import operators
+    from . import fetch
 
-    operators.load_selected_release(context)
+    fetch.load_selected_release(context)
 
 
 def _job_selected(self: Any, context: bpy.types.Context) -> None:
-    from . import operators
+    from . import fetch
 
-    operators.load_preview(context)
+    fetch.load_preview(context)
 
 
 class FarmSceneProps(bpy.types.PropertyGroup):
@@ -210,7 +210,19 @@ def register() -> None:
     bpy.types.WindowManager.farm = PointerProperty(type=FarmWMProps)
 
 
+def _forget_runtime_state() -> None:
+    """Drop ``WindowManager.farm``'s data: it described this session's farm only."""
+    try:
+        managers = list(bpy.data.window_managers)
+    except AttributeError:  # restricted data while Blender starts or quits
+        return
+    for wm in managers:
+        if wm.get("farm") is not None:
+            del wm["farm"]
+
+
 def unregister() -> None:
+    _forget_runtime_state()
     del bpy.types.WindowManager.farm
     del bpy.types.Scene.farm
     _unregister_classes()

@@ -39,7 +39,7 @@ from ..core.progress import Progress
 TICK_BUDGET = 0.005
 #: Seconds between the timer's ticks (modal timers and the background ticker).
 TICK_INTERVAL = 0.1
-#: Seconds ``unregister()`` waits for each cancelled worker thread.
+#: Seconds ``unregister()`` waits in all for the cancelled worker threads.
 JOIN_TIMEOUT = 5.0
 
 
@@ -92,10 +92,12 @@ class QueueProgress(Progress):
 
 # --- Work and its outcome ------------------------------------------------------------------
 
-#: ``apply`` returns the report text, or a generator that yields while it fills large
-#: collections (the runner resumes it on the next tick when the budget is spent) and
-#: returns the report text at the end.
-Applied = str | Iterator[None] | None
+#: A report: its text (level INFO), or ``(level, text)`` with level 'INFO', 'WARNING' or
+#: 'ERROR' (an ERROR report makes the operator return CANCELLED).
+Report = str | tuple[str, str] | None
+#: ``apply`` returns a report, or a generator that yields while it fills large collections
+#: (the runner resumes it on the next tick when the budget is spent) and returns the report.
+Applied = Report | Iterator[None]
 
 
 @dataclass
@@ -233,17 +235,27 @@ class Job:
             self._finish(context, Outcome("INFO", f"{self.work.title}: superseded", False,
                                           superseded=True))
             return
-        if isinstance(ending, Failed):
-            error = ending.error
-            if isinstance(error, Cancelled):
-                outcome = Outcome("WARNING", str(error), False, cancelled=True)
+        try:
+            if isinstance(ending, Failed):
+                self._failed(context, ending)
             else:
-                outcome = Outcome("ERROR", describe_error(error, ending.trace), False)
-            if self.work.fail is not None and not outcome.cancelled:
-                self.work.fail(context, error)
-            self._finish(context, outcome)
+                assert isinstance(ending, Done)
+                self._apply(context, ending, deadline)
+        except Exception as exc:  # a bug in apply/fail: report it, never leave a modal stuck
+            trace = traceback.format_exc()
+            self._finish(context, Outcome("ERROR", describe_error(exc, trace), False))
+
+    def _failed(self, context: bpy.types.Context, ending: Failed) -> None:
+        error = ending.error
+        if isinstance(error, Cancelled):
+            self._finish(context, Outcome("WARNING", str(error), False, cancelled=True))
             return
-        assert isinstance(ending, Done)
+        outcome = Outcome("ERROR", describe_error(error, ending.trace), False)
+        if self.work.fail is not None:
+            self.work.fail(context, error)
+        self._finish(context, outcome)
+
+    def _apply(self, context: bpy.types.Context, ending: Done, deadline: float) -> None:
         if self._applying is None:
             applied = self.work.apply(context, ending.result) if self.work.apply else None
             if not isinstance(applied, types.GeneratorType):
@@ -265,8 +277,10 @@ class Job:
             _show_outcome(context, outcome)
 
 
-def _success(work: Work, text: str | None, result: Any) -> Outcome:
-    return Outcome("INFO", text or f"{work.title}: done", True, result=result)
+def _success(work: Work, report: Report, result: Any) -> Outcome:
+    level, text = report if isinstance(report, tuple) else ("INFO", report)
+    text = text or f"{work.title}: done"
+    return Outcome(level, text, level != "ERROR", result=result)
 
 
 # --- The registry of running jobs ----------------------------------------------------------
@@ -325,6 +339,8 @@ def tick(context: bpy.types.Context | None = None, budget: float = TICK_BUDGET) 
         if left <= 0:
             break
         job.tick(context, left)
+    if not any(not j.owned for j in _jobs):
+        _stop_ticker()  # nothing left for it (tests tick by hand; a timer left would hang exit)
     return bool(_jobs)
 
 
@@ -349,7 +365,8 @@ def _background_tick() -> float | None:
 
 def _ensure_ticker() -> None:
     if not bpy.app.timers.is_registered(_background_tick):
-        bpy.app.timers.register(_background_tick, first_interval=TICK_INTERVAL)
+        # Persistent: a job started before a file is loaded still needs draining after it.
+        bpy.app.timers.register(_background_tick, first_interval=TICK_INTERVAL, persistent=True)
 
 
 def _stop_ticker() -> None:
@@ -362,17 +379,15 @@ def ticker_registered() -> bool:
 
 
 def cancel_all(wait: float = JOIN_TIMEOUT) -> list[Job]:
-    """Cancel every job, wait up to ``wait`` seconds for each thread; return those still alive.
-
-    Their results are dropped. Used by ``unregister()`` and by tests.
-    """
-    stuck = []
-    for job in list(_jobs):
+    """Cancel every job and wait up to ``wait`` seconds in all for their threads; return
+    the jobs whose thread is still alive. Their results are dropped. Used by
+    ``unregister()`` and by tests."""
+    pending = list(_jobs)
+    for job in pending:
         job.superseded = True
         job.cancel()
-    for job in list(_jobs):
-        if not job.join(wait):
-            stuck.append(job)
+    deadline = time.monotonic() + wait
+    stuck = [job for job in pending if not job.join(max(0.0, deadline - time.monotonic()))]
     _jobs.clear()
     _stop_ticker()
     return stuck
@@ -438,7 +453,9 @@ OFFLINE_MESSAGE = (
     "Farm talks to Flamenco Manager over the network: "
     "enable Allow Online Access in Preferences > System"
 )
-FORCED_OFFLINE_MESSAGE = "Blender was started in offline mode (--offline-mode); Farm needs the network"
+FORCED_OFFLINE_MESSAGE = (
+    "Blender was started in offline mode (--offline-mode); Farm needs the network"
+)
 
 
 def poll_farm(cls: Any, context: bpy.types.Context, online: bool, exclusive: bool) -> bool:

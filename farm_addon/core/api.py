@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import kill, plan, reset, seed, status
+from . import archive, harvest, kill, plan, replace, reset, seed, status
+from .archive import ArchiveResult
 from .flamenco import Job, WorkerTag
+from .harvest import HarvestResult
 from .kill import KillOutcome
 from .plan import PlanRequest, PlanResult
 from .progress import Progress
+from .replace import ReplaceResult
 from .reset import ResetPlan, ResetReport
 from .seed import SeedResult
 from .session import FarmSession
@@ -100,9 +103,68 @@ def slash_and_burn(
         return reset.slash_and_burn(session, reset.reset_plan(session, include), progress)
 
 
+def replace_job(
+    settings: Settings, job: str, *, release: str | None = None,
+    from_file: Path | None = None, progress: Progress | None = None,
+) -> ReplaceResult:
+    """Re-render ``job`` as a new revision (see :mod:`.replace`)."""
+    with FarmSession(settings) as session:
+        return replace.replace_job(session, job, release, from_file, progress)
+
+
+def replace_stale(
+    settings: Settings, release: str, progress: Progress | None = None,
+) -> list[ReplaceResult]:
+    with FarmSession(settings) as session:
+        return replace.replace_stale(session, release, progress)
+
+
+def harvest_release(
+    settings: Settings, release: str, *, template: str | None = None,
+    data_file: Path | None = None, renamer: Path | None = None, partial: bool = False,
+    dry_run: bool = False, progress: Progress | None = None,
+) -> HarvestResult:
+    """Check, rename and move a release's frames into ``dist/`` (see :mod:`.harvest`)."""
+    with FarmSession(settings) as session:
+        return harvest.harvest_release(session.volume, session.client, release,
+                                       template=template, data_file=data_file,
+                                       renamer=renamer, partial=partial, dry_run=dry_run,
+                                       progress=progress)
+
+
+def archive_release(
+    settings: Settings, release: str, *, force: bool = False, prune: bool = False,
+    dry_run: bool = False, progress: Progress | None = None,
+) -> ArchiveResult:
+    """Write and check ``archives/<release>.tar.gz`` (see :mod:`.archive`)."""
+    with FarmSession(settings) as session:
+        return archive.archive_release(session.volume, release, force=force, prune=prune,
+                                       progress=progress, dry_run=dry_run)
+
+
 __all__ = [
-    "Overview", "PlanRequest", "PlanResult", "ReleaseStatus", "ResetPlan", "ResetReport",
-    "SeedResult", "kill_jobs", "last_rendered_image", "match_jobs", "overview",
-    "plan_release", "release_status", "seed_job", "slash_and_burn", "slash_and_burn_plan",
+    "ArchiveResult",
+    "HarvestResult",
+    "Overview",
+    "PlanRequest",
+    "PlanResult",
+    "ReleaseStatus",
+    "ReplaceResult",
+    "ResetPlan",
+    "ResetReport",
+    "SeedResult",
+    "archive_release",
+    "harvest_release",
+    "kill_jobs",
+    "last_rendered_image",
+    "match_jobs",
+    "overview",
+    "plan_release",
+    "release_status",
+    "replace_job",
+    "replace_stale",
+    "seed_job",
+    "slash_and_burn",
+    "slash_and_burn_plan",
     "worker_tags",
 ]

@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import BadInput, FarmError
+from .atomic import FileLock, atomic_write_text, sweep_temps
+from .errors import BadInput, FarmError, reports_disk_errors
 from .progress import Progress
 from .transfer import DEFAULT_OPS, TMP_PREFIX, FileOps
 from .volume import LOCK_NAME, RECORD_NAME, Volume
@@ -644,31 +645,136 @@ def _member_name(p: Path, rel_dir: Path, dist: Path, release: str) -> str:
 # The operation
 
 
+def _read_marker(marker: Path) -> dict[str, Any]:
+    """The archived marker's content ({} if there is none); an unreadable one counts as a
+    finished prune, the careful reading."""
+    try:
+        doc = json.loads(marker.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {"pruned": True}
+    return doc if isinstance(doc, dict) else {"pruned": True}
+
+
+def _sha256_of(f: Any) -> bytes:
+    h = hashlib.sha256()
+    while f is not None and (chunk := f.read(BLOCK)):
+        h.update(chunk)
+    return h.digest()
+
+
+def _written_from_archive(volume: Volume, release: str, archive: Path) -> dict[str, _Written]:
+    """What a checked archive holds, as :func:`_prune` needs it: each member whose file on
+    disk still matches it (same type, size and SHA-256, or link target) gets that file's
+    modification time, so that only unchanged files are pruned."""
+    rel_dir, dist = volume.release_dir(release), volume.dist_dir(release)
+    written: dict[str, _Written] = {}
+    try:
+        with tarfile.open(archive, "r|gz") as tar:
+            for member in tar:
+                name = member.name.rstrip("/")
+                if _unsafe_member(name, release):
+                    raise ArchiveError(f"{archive} holds an unsafe member {name!r}.")
+                rest = name[len(release) + 1:]
+                if rest == "dist" or rest.startswith("dist/"):
+                    disk = dist / rest[len("dist/"):]
+                else:
+                    disk = rel_dir / rest
+                try:
+                    st = os.lstat(disk)
+                except OSError:
+                    st = None
+                mtime = -1
+                if member.isfile():
+                    digest = _sha256_of(tar.extractfile(member))
+                    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == member.size:
+                        with open(disk, "rb") as f:
+                            if _sha256_of(f) == digest:
+                                mtime = st.st_mtime_ns
+                    written[name] = _Written(tarfile.REGTYPE, member.size, digest, "", mtime)
+                elif member.issym():
+                    if st is not None and stat.S_ISLNK(st.st_mode) \
+                            and os.readlink(disk) == member.linkname:
+                        mtime = st.st_mtime_ns
+                    written[name] = _Written(tarfile.SYMTYPE, 0, b"", member.linkname, mtime)
+                else:
+                    written[name] = _Written(tarfile.DIRTYPE, 0, b"", "", mtime)
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
+        raise ArchiveError(f"The archive {archive} cannot be read back ({exc}); nothing more "
+                           "was pruned.") from exc
+    return written
+
+
+@reports_disk_errors("archive the release")
 def archive_release(volume: Volume, release: str, force: bool = False, prune: bool = False,
                     progress: Progress | None = None, *, dry_run: bool = False,
                     level: int = DEFAULT_LEVEL, threads: int | None = None,
-                    ops: FileOps = DEFAULT_OPS) -> ArchiveResult:
-    """Write, check and rename ``archives/<release>.tar.gz``; then prune if asked."""
+                    ops: FileOps = DEFAULT_OPS, lock_timeout: float = 10.0) -> ArchiveResult:
+    """Write, check and rename ``archives/<release>.tar.gz``; then prune if asked.
+
+    Holds the release's lock, so that no harvest or replace changes the release while it is
+    archived. A prune that was interrupted is finished by the same command again."""
+    rel_dir = volume.release_dir(release)
+    if not (rel_dir / RECORD_NAME).is_file():
+        known = volume.list_releases()
+        listed = ", ".join(known[:10]) if known else "none"
+        raise BadInput(f"There is no release {release!r} on {volume.root} (releases: {listed}).")
+    if dry_run:
+        return _archive(volume, release, force, prune, progress, True, level, threads, ops)
+    with FileLock(volume.lock_path(release), lock_timeout, f"archiving {release}"):
+        return _archive(volume, release, force, prune, progress, False, level, threads, ops)
+
+
+def _archive(volume: Volume, release: str, force: bool, prune: bool,
+             progress: Progress | None, dry_run: bool, level: int, threads: int | None,
+             ops: FileOps) -> ArchiveResult:
     progress = progress or Progress()
     started = time.perf_counter()
     rel_dir = volume.release_dir(release)
     target = volume.archive_path(release)
     result = ArchiveResult(release, target, dry_run=dry_run)
-    if not (rel_dir / RECORD_NAME).is_file():
-        known = volume.list_releases()
-        listed = ", ".join(known[:10]) if known else "none"
-        raise BadInput(f"There is no release {release!r} on {volume.root} (releases: {listed}).")
     if (rel_dir / HARVEST_JOURNAL).exists():
         raise ArchiveError(
             f"A harvest of {release!r} was interrupted; run `farm harvest release {release}` "
             "to finish it before archiving."
         )
     marker = rel_dir / ARCHIVED_MARKER
-    if marker.exists() and not (rel_dir / "store").exists():
+    if not dry_run:
+        sweep_temps(rel_dir, locked=True)  # a marker a killed run was writing
+    state = _read_marker(marker)
+    if state.get("pruned"):
         raise ArchiveError(
             f"{release!r} was archived to {target} and pruned; its files are only in the "
             "archive now, so it is not archived again."
         )
+    exists = ops.lstat(target) is not None
+    if state and not exists:
+        raise ArchiveError(
+            f"Pruning {release!r} was interrupted and its archive {target} is gone: some "
+            "of its files were only in that archive. Restore the archive, then run "
+            f"`farm archive release {release} --prune` to finish."
+        )
+    if state and (force or not prune):  # some files are only in the archive now
+        raise ArchiveError(
+            f"Pruning {release!r} after archiving it to {target} was interrupted; some of "
+            "its files are only in the archive now, so it is not archived again. Run "
+            f"`farm archive release {release} --prune` to finish the prune."
+        )
+    if exists and prune and not force:
+        # The archive is there (a run killed after writing it, or an earlier archive): it
+        # was checked when written; prune what it holds unchanged, refuse if anything else.
+        if dry_run:
+            return result
+        archived = _written_from_archive(volume, release, target)
+        result.checked = True
+        result.members = len(archived)
+        info = state or {"archive": volume.relpath(target), "members": len(archived),
+                         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                         "bytes": os.stat(target).st_size}
+        result.pruned = _prune_and_mark(volume, release, archived, target, ops, marker, info)
+        result.seconds = time.perf_counter() - started
+        return result
     if ops.lstat(target) is not None and not force:
         raise ArchiveError(
             f"{target} already exists. Use --force to replace it with a new archive."
@@ -707,20 +813,30 @@ def archive_release(volume: Volume, release: str, force: bool = False, prune: bo
         _remove(tmp)
         raise
     if prune:
-        try:
-            result.pruned = _prune(volume, release, written, target, ops)
-        except OSError as exc:
-            raise ArchiveError(
-                f"Pruning {release!r} failed: {exc.strerror or exc}. The archive {target} is "
-                "complete and checked; run `farm archive release` with --force --prune again."
-            ) from exc
-        info = {"archive": volume.relpath(target), "pruned": True,
+        info = {"archive": volume.relpath(target), "pruned": False,
                 "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "members": result.members, "bytes": result.bytes_out}
-        from .atomic import atomic_write_text
-        atomic_write_text(marker, json.dumps(info, indent=2) + "\n")
+        result.pruned = _prune_and_mark(volume, release, written, target, ops, marker, info)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _prune_and_mark(volume: Volume, release: str, written: dict[str, _Written],
+                    target: Path, ops: FileOps, marker: Path, info: dict[str, Any]) -> list[Path]:
+    """Prune, between two states of the marker: "pruning" (written first, so that an
+    interrupted prune is finished, never archived again over the complete archive), then
+    "pruned"."""
+    atomic_write_text(marker, json.dumps({**info, "pruned": False}, indent=2) + "\n")
+    try:
+        pruned = _prune(volume, release, written, target, ops)
+    except OSError as exc:
+        raise ArchiveError(
+            f"Pruning {release!r} failed: {exc.strerror or exc}. The archive {target} is "
+            f"complete and checked; run `farm archive release {release} --prune` again to "
+            "finish the prune."
+        ) from exc
+    atomic_write_text(marker, json.dumps({**info, "pruned": True}, indent=2) + "\n")
+    return pruned
 
 
 class _Checker(threading.Thread):

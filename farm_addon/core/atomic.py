@@ -3,7 +3,8 @@
 :func:`atomic_write_bytes` writes to a temporary file beside the target (named
 ``.farm-tmp-*`` so leftovers of a crash are easy to find and safe to delete), flushes it to
 disk, renames it over the target and flushes the folder: a reader sees the old content or
-the new one, never a mix, even if the machine loses power.
+the new one, never a mix, even if the machine loses power. Temporary names carry their
+maker (:func:`owner_tag`), and :func:`sweep_temps` removes what a killed process left.
 
 :class:`FileLock` is an advisory lock on a file (``flock`` on POSIX, ``msvcrt.locking`` on
 Windows). The operating system releases it when the holding process dies, so a crash never
@@ -16,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -59,11 +62,67 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def owner_tag() -> str:
+    """``<host>@<pid>``: put in a temporary name, it says which process made it, so that
+    :func:`sweep_temps` can tell what a killed process left from what a running one writes."""
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:60] or "host"
+    return f"{host}@{os.getpid()}"
+
+
+_OWNER = re.compile(r"([A-Za-z0-9._-]+)@([0-9]+)-")
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def sweep_temps(folder: Path, *, locked: bool = False) -> list[str]:
+    """Remove the temporary files and folders (``.farm-tmp-*``) that killed processes left
+    in ``folder``; returns their names.
+
+    ``locked``: the caller holds the lock every writer of ``folder`` holds, so every
+    temporary entry there is a leftover. Otherwise only entries whose :func:`owner_tag`
+    names a process of this machine that no longer runs are removed (never on Windows,
+    where a process cannot be probed safely).
+    """
+    if not locked and os.name == "nt":
+        return []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    host = owner_tag().rpartition("@")[0]
+    removed = []
+    for entry in entries:
+        if not entry.name.startswith(TEMP_PREFIX):
+            continue
+        if not locked:
+            owner = _OWNER.match(entry.name, len(TEMP_PREFIX))
+            if owner is None or owner.group(1) != host or not _process_gone(int(owner[2])):
+                continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            pass
+        removed.append(entry.name)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     """Yield a binary file; on clean exit it replaces ``path`` atomically, else it vanishes."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=f"-{path.name}", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{owner_tag()}-", suffix=f"-{path.name}",
+                                    dir=path.parent)
     tmp = Path(tmp_name)
     try:
         if os.name != "nt":

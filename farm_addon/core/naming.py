@@ -395,7 +395,22 @@ class Template:
             return checked("".join([s if isinstance(s, str) else fmt(s, mine)
                                     for s in merged]), mine)
 
-        return name
+        if not all(isinstance(seg, str) or (seg.field == "frame" and seg.conversion is None)
+                   for seg in merged):
+            return name
+        # Only the frame number varies: one str.format call per frame (C speed).
+        fast = "".join(seg.replace("{", "{{").replace("}", "}}") if isinstance(seg, str)
+                       else f"{{0:{seg.spec}}}" for seg in merged).format
+        plain = path_problem
+
+        def frame_name(frame: int, data: Any) -> str:
+            try:
+                out = fast(frame)
+            except (ValueError, TypeError, OverflowError):
+                return name(frame, data)  # raises the full message
+            return out if plain(out) is None else name(frame, data)
+
+        return frame_name
 
 
 def _check_spec(text: str, name: str, spec: str) -> None:
@@ -578,41 +593,47 @@ def _path_problem(name: str) -> str | None:
 
 def fold(name: str) -> str:
     """The key under which two names are the same file on Windows or macOS."""
+    if name.isascii():
+        return name.lower()  # the same as casefold() for ASCII, and faster
     return unicodedata.normalize("NFC", name).casefold()
 
 
 def check_targets(
-    pairs: Iterable[tuple[object, str]], existing: Mapping[str, str] | None = None
+    pairs: Iterable[tuple[Any, str]], existing: Mapping[str, str] | None = None,
+    *, checked: bool = False, label: Callable[[Any], str] = str,
 ) -> None:
     """Check every ``(label, target)`` pair before anything moves.
 
     ``existing`` maps :func:`fold` keys of files already in the delivery folder that must not be
-    overwritten to their names. Raises :class:`BadInput` listing every problem found.
+    overwritten to their names. ``checked``: every target already passed :func:`path_problem`
+    (names from :meth:`Template.bind` and :class:`Renamer` do). ``label`` turns the first item
+    of a pair into text, only for messages. Raises :class:`BadInput` listing every problem.
     """
     problems: list[str] = []
-    by_key: dict[str, tuple[object, str]] = {}
-    clashes: dict[str, list[tuple[object, str]]] = {}
-    dirs: dict[str, object] = {}
-    for label, target in pairs:
-        why = path_problem(target)
+    by_key: dict[str, tuple[Any, str]] = {}
+    clashes: dict[str, list[tuple[Any, str]]] = {}
+    dirs: dict[str, Any] = {}
+    for item, target in pairs:
+        why = None if checked else path_problem(target)
         if why:
-            problems.append(f"{label} -> {target!r}: {why}")
+            problems.append(f"{label(item)} -> {target!r}: {why}")
             continue
         key = fold(target)
         if key in by_key:
-            clashes.setdefault(key, [by_key[key]]).append((label, target))
+            clashes.setdefault(key, [by_key[key]]).append((item, target))
             continue
-        by_key[key] = (label, target)
-        segs = key.split("/")
-        for n in range(1, len(segs)):
-            dirs.setdefault("/".join(segs[:n]), label)
+        by_key[key] = (item, target)
+        if "/" in key:
+            segs = key.split("/")
+            for n in range(1, len(segs)):
+                dirs.setdefault("/".join(segs[:n]), item)
         if existing and key in existing:
             problems.append(
-                f"{label} -> {target!r}: {existing[key]!r} already exists in the delivery "
+                f"{label(item)} -> {target!r}: {existing[key]!r} already exists in the delivery "
                 "folder from another source"
             )
     for group in clashes.values():
-        labels = [str(lbl) for lbl, _ in group]
+        labels = [label(item) for item, _ in group]
         names = sorted({t for _, t in group})
         who = (" and ".join(labels) if len(labels) == 2
                else f"{', '.join(labels[:3])} and {len(labels) - 3} more" if len(labels) > 4
@@ -621,9 +642,10 @@ def check_targets(
                else ", ".join(repr(n) for n in names[1:]) + ", differing only in case")
         problems.append(f"{who} {'both ' if len(labels) == 2 else 'all '}map to "
                         f"{names[0]!r} ({how})")
-    for key, (label, target) in by_key.items():
+    for key, (item, target) in by_key.items():
         if key in dirs:
-            problems.append(f"{label} -> {target!r} is also a folder for {dirs[key]}")
+            problems.append(f"{label(item)} -> {target!r} is also a folder for "
+                            f"{label(dirs[key])}")
     if problems:
         raise BadInput(
             f"{len(problems)} delivered name(s) cannot be used; nothing was moved: "

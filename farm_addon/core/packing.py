@@ -45,7 +45,7 @@ from blender_asset_tracer import blendfile, bpathlib, pack
 from blender_asset_tracer.pack import transfer
 from pydantic import BaseModel, ConfigDict
 
-from .atomic import TEMP_PREFIX, share_mode
+from .atomic import TEMP_PREFIX, owner_tag, share_mode, sweep_temps
 from .blendinfo import (
     BadBlendFile,
     Dependency,
@@ -335,8 +335,9 @@ def pack_blend(
             f"{volume.relpath(final_blend)} is already packed; replace the job to pack it again."
         )
     store_dir.mkdir(parents=True, exist_ok=True)
+    sweep_temps(store_dir)  # packs that a killed process left half-done
     progress.message(f"Packing {source.name} as {job_name}")
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}pack-", dir=store_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{owner_tag()}-pack-", dir=store_dir))
     tmp_deps = tmp / final_deps.name
     try:
         packed, missing = _pack_into(source, tmp, tmp_deps.name, progress)

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .atomic import sweep_temps
 from .blendinfo import BlendInfo, read_blend_info
-from .errors import BadInput
+from .errors import BadInput, reports_disk_errors
 from .flamenco import NotFound, SubmittedJob, current_platform
 from .flamenco.bulk import run_bulk
 from .frames import parse_frames
@@ -300,6 +301,7 @@ def _dry_compile(
                        "Nothing was submitted.")
 
 
+@reports_disk_errors("plan the release")
 def plan_release(
     session: FarmSession,
     request: PlanRequest,
@@ -315,6 +317,7 @@ def plan_release(
     plan_file = load_plan_file(request.plan_file) if request.plan_file else None
     name = request.release or (plan_file.release if plan_file else None)
     if name is not None and store.exists(name) and not dry_run:
+        sweep_temps(volume.release_dir(name))  # a record a killed plan was writing
         record = store.load(name)
         if pending(record) and (not request.add or _all_recorded(request, plan_file, record)):
             return _resume(session, store, name, progress)

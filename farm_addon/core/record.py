@@ -27,7 +27,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .atomic import FileLock, atomic_write_text
+from .atomic import FileLock, atomic_write_text, sweep_temps
 from .errors import BadInput, FarmError
 from .frames import parse_intervals
 from .names import casefold_collisions, validate_name
@@ -315,6 +315,7 @@ class RecordStore:
         try:
             with FileLock(self.volume.lock_path(release), self.lock_timeout,
                           what or f"changing release {release}"):
+                sweep_temps(folder, locked=True)  # what a killed writer of the record left
                 if self.exists(release):
                     record = self.load(release)
                 elif create:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .blendinfo import read_blend_info
-from .errors import BadInput, FarmError
+from .errors import BadInput, FarmError, reports_disk_errors
 from .flamenco import NotFound
 from .flamenco.status import ALLOWED_FROM, JobAction
 from .harvest import mark_superseded
@@ -111,6 +111,7 @@ def _move_frames_aside(session: FarmSession, record: ReleaseRecord, job: JobReco
     return volume.relpath(target)
 
 
+@reports_disk_errors("replace the job")
 def replace_job(
     session: FarmSession,
     job_name: str,

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BadInput
+from .errors import BadInput, reports_disk_errors
 from .flamenco import Job
 from .flamenco.status import ALLOWED_FROM, JobAction
 from .progress import Progress
@@ -67,6 +67,7 @@ def reset_plan(session: FarmSession, include: tuple[str, ...] = ()) -> ResetPlan
     return ResetPlan(volume.name, jobs, paths)
 
 
+@reports_disk_errors("reset the farm")
 def slash_and_burn(
     session: FarmSession, plan: ResetPlan, progress: Progress | None = None,
     wait_seconds: float = 30.0,

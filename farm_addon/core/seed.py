@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .atomic import sweep_temps
 from .blendinfo import read_blend_info
-from .errors import BadInput
+from .errors import BadInput, reports_disk_errors
 from .flamenco import SubmittedJob, current_platform
 from .frames import parse_frames
 from .names import validate_name
@@ -56,6 +57,7 @@ def find_blend(cwd: Path) -> Path:
     return blends[0]
 
 
+@reports_disk_errors("seed the job")
 def seed_job(
     session: FarmSession,
     job: str,
@@ -86,6 +88,7 @@ def seed_job(
     client = session.client
     volume = session.volume
     tag_id = client.worker_tag_id(worker_tag) if worker_tag else None
+    sweep_temps(volume.quick_store_dir)  # what a killed or failed seed left half-packed
     meta_key = {"farm.release": QUICK_RELEASE, "farm.job": job, "farm.volume": volume.id}
     running = [j for j in client.jobs(metadata=meta_key) if j.status not in FINISHED]
     if running:

@@ -64,8 +64,7 @@ class FileOps:
     def move(self, src: StrPath, dst: StrPath) -> None:
         """Rename without ever replacing ``dst``: FileExistsError if it exists."""
         if _renameat2 is not None:
-            if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst),
-                          _RENAME_NOREPLACE) == 0:
+            if _renameat2(_AT_FDCWD, _enc(src), _AT_FDCWD, _enc(dst), _RENAME_NOREPLACE) == 0:
                 return
             err = ctypes.get_errno()
             if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
@@ -144,6 +143,10 @@ def _load_renameat2() -> Any:
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     fn.restype = ctypes.c_int
     return fn
+
+
+def _enc(path: StrPath) -> bytes:
+    return path.encode("utf-8", "surrogateescape") if isinstance(path, str) else os.fsencode(path)
 
 
 _AT_FDCWD = -100
@@ -321,21 +324,26 @@ class _Mover:
         self._made: set[str] = set()
         self._same: dict[tuple[str, str], bool] = {}
         self._dirs: set[str] = set()
+        self._current = 0  # the index of the move being made
+        self._dst_index: dict[str, int] | None = None  # made when a resume needs it
 
     def run(self, label: str) -> TransferStats:
         root = str(self.j.root)
         sep = os.sep
         self.progress.start(len(self.j.moves), label)
         done = 0
-        step = max(1, min(32, len(self.j.moves) // 200))  # redraws cost; checks do not
+        step = max(1, min(32, len(self.j.moves) // 200))  # checked every `step` files
         try:
             for i, m in enumerate(self.j.moves):
                 if i - done >= step:
                     self.progress.advance(i - done)
                     done = i
-                self.progress.check()
+                    self.progress.check()
+                elif not i:
+                    self.progress.check()
                 src = root + sep + m.src.replace("/", sep)
                 dst = root + sep + m.dst.replace("/", sep)
+                self._current = i
                 try:
                     self._one(m, src, dst)
                 except OSError as exc:
@@ -354,8 +362,8 @@ class _Mover:
 
     def _one(self, m: Move, src: str, dst: str) -> None:
         ops = self.ops
-        src_dir = _split(src)[0]
-        dst_dir = _split(dst)[0]
+        src_dir = src.rpartition(os.sep)[0] or os.sep
+        dst_dir = dst.rpartition(os.sep)[0] or os.sep
         if dst_dir not in self._made:
             ops.makedirs(Path(dst_dir))
             self._made.add(dst_dir)
@@ -402,7 +410,7 @@ class _Mover:
         ops = self.ops
         s, d = ops.lstat(src), ops.lstat(dst)
         tmp = self._tmp(dst)
-        if d is not None and s is None:
+        if d is not None and (s is None or self._refilled(m, src)):
             self.stats.already += 1
         elif d is not None and s is not None:
             if (s.st_dev, s.st_ino) != (d.st_dev, d.st_ino):
@@ -435,6 +443,21 @@ class _Mover:
             )
         if ops.lstat(tmp) is not None and ops.lstat(dst) is not None:
             ops.unlink(tmp)  # a copy left by a killed run, after the move completed
+
+    def _refilled(self, m: Move, src: str) -> bool:
+        """Whether a later move of the journal has already put a new file at this move's
+        source (a harvest moves an old delivery aside, then delivers the new frame under its
+        name): then this move was done, and its source is not a copy to clean up."""
+        if self._dst_index is None:
+            self._dst_index = {mv.dst: k for k, mv in enumerate(self.j.moves)}
+        later = self._dst_index.get(m.src, -1)
+        if later <= self._current:
+            return False
+        nxt = self.j.moves[later]
+        if self.ops.lstat(str(self.j.root) + os.sep + nxt.src.replace("/", os.sep)) is None:
+            return True  # the later move took its source away: it was made
+        # A cross-file-system copy of the later move, its source not removed yet.
+        return bool(nxt.sha256) and sha256_file(Path(src), self.ops)[0] == nxt.sha256
 
     def _copy(self, m: Move, src: str, dst: str) -> None:
         ops = self.ops

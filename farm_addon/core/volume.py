@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from .atomic import TEMP_PREFIX, atomic_write_text
-from .errors import BadInput, FarmError
+from .errors import BadInput, FarmError, reports_disk_errors
 from .names import validate_name
 
 MARKER = ".farm-volume.toml"
@@ -78,6 +78,7 @@ class Volume:
     # --- creating and opening -----------------------------------------------------------
 
     @classmethod
+    @reports_disk_errors("make the farm volume")
     def init(cls, path: Path | str, name: str | None = None) -> Volume:
         """Make ``path`` a farm volume (or return it if it already is one).
 

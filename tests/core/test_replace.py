@@ -123,7 +123,7 @@ def test_unknown_job_and_ambiguous_names(
     session: FarmSession, volume: Volume, planned: dict[str, Path], work: Path,
     farm: FarmRunner, tree: Callable[[Path], dict[str, str]],
 ) -> None:
-    with pytest.raises(UnknownJob, match="no job 'nope'|has a job 'nope'"):
+    with pytest.raises(UnknownJob, match=r"has a job 'nope'"):
         replace_job(session, "nope")
     plan_release(session, PlanRequest(release="autumn", sources=[str(planned["plain"])],
                                       cwd=work))

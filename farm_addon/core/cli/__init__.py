@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ... import __version__
-from ..errors import FarmError
+from ..errors import FarmError, disk_error
 from .context import Context
 
 # Verbs, in the order `farm --help` lists them. A verb is added here only once it works.
@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FarmError as exc:
         ctx.error(str(exc))
         return exc.exit_code
+    except OSError as exc:  # the core reports these as DiskError; this is the safety net
+        ctx.error(str(disk_error(exc, f"finish `farm {args.verb}`")))
+        return 1
     except KeyboardInterrupt:
         ctx.error("Interrupted; what was done so far is kept and the command can be run again.")
         return 1

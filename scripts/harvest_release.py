@@ -1,0 +1,50 @@
+"""Harvest a release: check its frames and deliver them, renamed, into dist/<release>/.
+
+    blender -b --python scripts/harvest_release.py -- RELEASE [--template T] [--partial]
+        [--dry-run]
+
+Prints what was delivered; exits 1 when the release is not complete (nothing is moved unless
+--partial) or harvesting failed, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _headless
+
+
+def build() -> argparse.ArgumentParser:
+    p = _headless.parser("harvest_release", "Deliver a finished release's frames.")
+    p.add_argument("release", help="the release to harvest")
+    p.add_argument("--template", help="name template for the delivered frames")
+    p.add_argument("--partial", action="store_true",
+                   help="deliver the complete jobs, skip the others")
+    p.add_argument("--dry-run", action="store_true", help="show what would be delivered")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    return p
+
+
+def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
+    result = farm.api.harvest_release(
+        farm.settings(args), args.release, template=args.template, partial=args.partial,
+        dry_run=args.dry_run, progress=_headless.make_progress(farm, args.quiet or args.json),
+    )
+    if args.json:
+        print(_headless.as_json(result))
+        return 0
+    verb = "Would deliver" if result.dry_run else "Delivered"
+    print(f"{verb} {result.delivered} frame(s) of {result.release} to {result.dist}"
+          + (f" ({result.already} already there)" if result.already else ""))
+    for job in result.skipped:
+        print(f"  skipped {job.describe()}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    _headless.exit_with(_headless.run(main, build()))
