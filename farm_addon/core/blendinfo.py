@@ -36,6 +36,7 @@ from blender_asset_tracer.trace import file_sequence
 
 from .errors import BadInput
 from .frames import format_frames
+from .volume import expand_user
 
 # BAT reports missing files and truncated blends through `logging`; the core never prints.
 logging.getLogger("blender_asset_tracer").addHandler(logging.NullHandler())
@@ -289,7 +290,7 @@ def bat_session() -> Iterator[None]:
 
 
 def _check_file(path: Path) -> Path:
-    path = Path(path).expanduser()
+    path = expand_user(path)
     if not path.exists():
         raise BadBlendFile(f"{path} does not exist. Check the path and try again.")
     if not path.is_file():

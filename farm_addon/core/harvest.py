@@ -28,8 +28,9 @@ import json
 import os
 import struct
 import time
+import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -52,7 +53,7 @@ from .naming import (
 from .progress import Progress
 from .record import HarvestRecord, JobRecord, RecordStore, ReleaseRecord, now
 from .transfer import CHUNK, DEFAULT_OPS, TMP_PREFIX, FileOps, Journal, Move, write_atomic
-from .volume import Volume
+from .volume import Volume, expand_user
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = 1
@@ -242,10 +243,10 @@ def _apply(doc: dict[str, Any], journal: Journal) -> int:
     number of files delivered."""
     payload = journal.payload
     at = payload["at"]
-    aside = {s["was"]: s for s in payload.get("superseded", [])}
+    aside = {(s["was"], s["job"], s["revision"]): s for s in payload.get("superseded", [])}
     kept = []
     for item in doc["files"]:
-        moved = aside.get(item["name"])
+        moved = aside.get((item["name"], item["job"], item["revision"]))
         if moved is not None:
             doc["superseded"].append({**item, "name": moved["name"], "delivered_as":
                                       item["name"], "superseded_at": at})
@@ -267,6 +268,7 @@ def _apply(doc: dict[str, Any], journal: Journal) -> int:
         files.append(f'{{"frame":{int(frame)}{a}{_ENC(name)}{b}"{m.sha256}","size":'
                      f'{int(m.size)},"source":{_ENC(m.src)}{c}')
     doc["files"] = [i for i in kept if i["name"] not in new] + files
+    doc["last_harvest"] = payload["id"]
     return len(files)
 
 
@@ -363,7 +365,7 @@ def _resolve_input(volume: Volume, value: str | Path | None) -> Path | None:
     """A data or renamer file: absolute, relative to the current folder, or to the volume."""
     if value is None:
         return None
-    path = Path(value).expanduser()
+    path = expand_user(value)
     if path.is_absolute() or path.exists():
         return path
     on_volume = volume.root / path
@@ -494,17 +496,26 @@ def _existing(dist: Path) -> dict[str, str]:
 
 
 def _finish_journal(volume: Volume, record: ReleaseRecord, journal: Journal, ops: FileOps,
-                    progress: Progress, label: str = "Finishing an interrupted harvest") -> int:
+                    progress: Progress, label: str = "Finishing an interrupted harvest",
+                    save: Callable[[ReleaseRecord], None] | None = None) -> int:
     journal.run(ops, progress, label)
     payload = journal.payload
     doc = load_manifest(volume, record.name)
-    files = _apply(doc, journal)
-    _save_manifest(volume, record.name, doc)
-    record.harvests.append(HarvestRecord(
+    files = len(payload["frames"])
+    if doc.get("last_harvest") != payload["id"]:  # not applied yet by a killed run
+        _apply(doc, journal)
+        _save_manifest(volume, record.name, doc)
+    entry = HarvestRecord(
         started_at=payload["at"], finished_at=now(),
         manifest=volume.relpath(manifest_path(volume, record.name)),
         partial=bool(payload.get("partial")),
-        jobs={name: int(j["revision"]) for name, j in payload["jobs"].items()}, files=files))
+        jobs={name: int(j["revision"]) for name, j in payload["jobs"].items()}, files=files)
+    # Recorded once, also when a killed run had saved it already.
+    if not any((h.started_at, h.jobs, h.files) == (entry.started_at, entry.jobs, entry.files)
+               for h in record.harvests):
+        record.harvests.append(entry)
+    if save is not None:
+        save(record)  # before the journal goes: a kill now loses nothing
     journal.remove(ops)
     return len(journal.moves)
 
@@ -520,15 +531,16 @@ def harvest_release(volume: Volume, client: ManagerJobs, release: str,
     store = RecordStore(volume)
     if dry_run:
         return _harvest(volume, client, store.load(release), template, data_file, renamer,
-                        partial, True, progress, ops)
+                        partial, True, progress, ops, None)
     with store.transaction(release, what=f"harvest release {release}") as record:
         return _harvest(volume, client, record, template, data_file, renamer, partial, False,
-                        progress, ops)
+                        progress, ops, store.save)
 
 
 def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
              template: str | None, data_file: str | Path | None, renamer: str | Path | None,
-             partial: bool, dry_run: bool, progress: Progress, ops: FileOps) -> HarvestResult:
+             partial: bool, dry_run: bool, progress: Progress, ops: FileOps,
+             save: Callable[[ReleaseRecord], None] | None) -> HarvestResult:
     started = time.perf_counter()
     release = record.name
     dist = volume.check_inside(volume.dist_dir(release))
@@ -541,7 +553,7 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
                 f"an interrupted harvest ({len(journal.moves)} moves) will be finished first")
             result.mapping = [(m.src, m.dst, "", -1) for m in journal.moves]
             return result
-        result.resumed = _finish_journal(volume, record, journal, ops, progress)
+        result.resumed = _finish_journal(volume, record, journal, ops, progress, save=save)
 
     # Naming first: a bad template or data file is bad input, found before any I/O.
     namer = _namer(volume, record, template, renamer)
@@ -608,9 +620,11 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
                 result.warnings.append(
                     f"{item['name']} (job {item['job']} r{item['revision']}) was delivered "
                     "but is no longer in the delivery folder")
-                aside.append({"was": item["name"], "name": new, "gone": True})
+                aside.append({"was": item["name"], "name": new, "job": item["job"],
+                              "revision": item["revision"], "gone": True})
                 continue
-            aside.append({"was": item["name"], "name": new})
+            aside.append({"was": item["name"], "name": new, "job": item["job"],
+                          "revision": item["revision"]})
     existing = _existing(dist)
     for s in aside:
         existing.pop(fold(s["was"]), None)
@@ -632,7 +646,8 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
              for s in aside if not s.get("gone")]
     moves += [Move(ff.src, f"{dist_rel}/{name}", ff.sha256, ff.size) for ff, name in plan]
     payload = {
-        "release": release, "at": at, "partial": bool(result.skipped), "dist": dist_rel,
+        "id": uuid.uuid4().hex, "release": release, "at": at,
+        "partial": bool(result.skipped), "dist": dist_rel,
         "jobs": {c.name: {"revision": c.revision,
                           "source_sha256": jobs[c.name].current.source_sha256}
                  for c in ready},
@@ -642,7 +657,7 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
     }
     dist.mkdir(parents=True, exist_ok=True)
     journal = Journal.create(journal_path, volume.root, moves, payload, ops)
-    _finish_journal(volume, record, journal, ops, progress, "Moving frames")
+    _finish_journal(volume, record, journal, ops, progress, "Moving frames", save)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -26,7 +26,7 @@ from .errors import BadInput, reports_disk_errors
 from .flamenco import NotFound, SubmittedJob, current_platform
 from .flamenco.bulk import run_bulk
 from .frames import parse_frames
-from .names import casefold_collisions, validate_name
+from .names import casefold_collisions, fold, validate_name
 from .packing import PackResult, missing_warning, pack_blend, remove_packed
 from .planfile import JobSettings, PlanFile, load_plan_file
 from .progress import Progress
@@ -233,6 +233,14 @@ def prepare(
         release = propose_release_name(volume.list_releases())
         progress.message(f"No release name given: planning {release!r}.")
     release = validate_name(release, "release name")
+    twin = next((r for r in volume.list_releases() if r != release and fold(r) == fold(release)),
+                None)
+    if twin is not None:
+        raise BadInput(
+            f"Release {release!r} differs only in case from the existing release {twin!r}; "
+            "they would be the same folder on Windows and macOS. Use that name (with --add) "
+            "or another one."
+        )
     existing = store.load(release) if store.exists(release) else None
     client = session.client
     defaults = plan.defaults if plan else JobSettings()
@@ -328,24 +336,24 @@ def plan_release(
                           planned=[p.record for p in planned])
     store_dir = volume.store_dir(release)
     packed_names: list[str] = []
-    progress.start(len(planned), "Packing")
     try:
-        for p in planned:
-            progress.check()
-            # The job is in no record (checked above): anything the store holds under its
-            # name was left by a plan that was killed while packing, so it is replaced.
-            result = pack_blend(p.source.path, volume, store_dir, p.record.name, replace=True)
-            packed_names.append(p.record.name)
-            _apply_pack(p.record, result)
-            warning = missing_warning(result)
-            if warning:
-                warnings.append(warning)
-            progress.advance()
-    except BaseException:
-        _undo_packing(store, release, store_dir, packed_names)
-        raise
-    try:
+        # Packing holds the release's lock: another plan of the release (a second `farm`,
+        # Blender) waits, and never finds its packed files replaced by this one's.
         with store.transaction(release, create=existing is None, what=f"planning {release}") as rec:
+            _still_free(rec, release, existing, planned)
+            progress.start(len(planned), "Packing")
+            for p in planned:
+                progress.check()
+                # The job is in no record (checked under the lock): anything the store holds
+                # under its name was left by a plan killed while packing, so it is replaced.
+                result = pack_blend(p.source.path, volume, store_dir, p.record.name,
+                                    replace=True)
+                packed_names.append(p.record.name)
+                _apply_pack(p.record, result)
+                warning = missing_warning(result)
+                if warning:
+                    warnings.append(warning)
+                progress.advance()
             if not rec.jobs and existing is None:
                 rec.planned_from = PlannedFrom.here(
                     request.sources, str(request.plan_file) if request.plan_file else None)
@@ -363,6 +371,24 @@ def plan_release(
             _undo_packing(store, release, store_dir, packed_names)
         raise
     return PlanResult(release, outcomes, warnings)
+
+
+def _still_free(record: ReleaseRecord, release: str, existing: ReleaseRecord | None,
+                planned: list[_Planned]) -> None:
+    """Under the lock: refuse if another process planned the release, or one of these jobs,
+    since this one checked."""
+    if existing is None and record.jobs:
+        raise ReleaseExists(
+            f"Release {release!r} was planned by another process meanwhile (it has "
+            f"{len(record.jobs)} job(s)); this run packed and submitted nothing. Use --add to "
+            "add jobs to it."
+        )
+    taken = [p.record.name for p in planned if record.find(p.record.name) is not None]
+    if taken:
+        raise BadInput(
+            f"Another process added job(s) {', '.join(taken)} to release {release!r} "
+            "meanwhile; this run packed and submitted nothing."
+        )
 
 
 def _undo_packing(store: RecordStore, release: str, store_dir: Path, names: list[str]) -> None:

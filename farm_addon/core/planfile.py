@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import BadInput
+from .volume import expand_user
 
 
 class BadPlanFile(BadInput):
@@ -76,7 +77,7 @@ class PlanFile(BaseModel):
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
+        p = expand_user(path)
         return p if p.is_absolute() else self.base_dir / p
 
 
@@ -121,6 +122,8 @@ def parse_plan_text(text: str, base_dir: Path, origin: str = "plan file") -> Pla
             raise BadPlanFile(f"{origin} is not valid TOML: {reason}. Something opened "
                               "earlier (a bracket or a quote) is never closed.") from exc
         raise BadPlanFile(f"{origin} is not valid TOML: {reason}. Fix that line.") from exc
+    except RecursionError:
+        raise BadPlanFile(f"{origin} is nested too deeply to be a plan file.") from None
     try:
         plan = PlanFile.model_validate(data)
     except ValidationError as exc:

@@ -251,6 +251,8 @@ class ReleaseRecord(_Model):
         """Append ``job``; BadInput if its name is taken (also by a different case)."""
         clash = next((other.name for other in self.jobs
                       if casefold_collisions([other.name, job.name])), None)
+        if clash == job.name:
+            raise BadInput(f"The release {self.name!r} already has a job {clash!r}.")
         if clash is not None:
             raise BadInput(
                 f"The release {self.name!r} already has a job {clash!r}; "
@@ -342,6 +344,9 @@ def parse_record(text: str, path: Path | str = "release.json") -> ReleaseRecord:
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
             "Fix it by hand or restore it from a backup."
         ) from exc
+    except RecursionError:
+        raise DamagedRecord(f"{path} is nested too deeply to be a release record. Restore it "
+                            "from a backup.") from None
     version = data.get("schema_version") if isinstance(data, dict) else None
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise NewerRecord(

@@ -96,6 +96,16 @@ def _stop_old_job(session: FarmSession, job_id: str, wait_seconds: float,
             client.delete_job(current)
 
 
+def _check_paths(session: FarmSession, record: ReleaseRecord, job: JobRecord) -> None:
+    """OutsideVolume if any place the replace writes leads out of the volume, before the old
+    job is stopped or a frame moved."""
+    volume = session.volume
+    volume.check_inside(volume.resolve(job.output_dir))
+    volume.check_inside(volume.store_dir(record.name))
+    volume.check_inside(volume.release_dir(record.name) / "superseded" / job.name)
+    volume.check_inside(volume.dist_dir(record.name))  # the manifest marks superseded files
+
+
 def _move_frames_aside(session: FarmSession, record: ReleaseRecord, job: JobRecord) -> str | None:
     volume = session.volume
     out = volume.check_inside(volume.resolve(job.output_dir))
@@ -130,6 +140,7 @@ def replace_job(
         if info.scene.is_video:
             raise BadInput(f"{source.name}: scene {job.scene!r} renders a video; farm renders "
                            "frames.")
+        _check_paths(session, record, job)  # a folder linked out of the volume: refused now
         adopt(record, manager_jobs(session, release))
         old = job.current
         resuming = old.job_id is None and old.number > 1

@@ -20,7 +20,7 @@ from .blendinfo import read_blend_info
 from .errors import BadInput, reports_disk_errors
 from .flamenco import SubmittedJob, current_platform
 from .frames import parse_frames
-from .names import validate_name
+from .names import fold, validate_name
 from .packing import missing_warning, pack_blend
 from .progress import Progress
 from .session import FarmSession
@@ -73,6 +73,13 @@ def seed_job(
 ) -> SeedResult:
     progress = progress or Progress()
     job = validate_name(job)
+    twin = next((p.stem for p in sorted(session.volume.quick_store_dir.glob("*.blend"))
+                 if p.stem != job and fold(p.stem) == fold(job)), None)
+    if twin is not None:
+        raise SeedRefused(
+            f"The quick job {job!r} differs only in case from the quick job {twin!r}; they "
+            "would be the same files on Windows and macOS. Use that name or another one."
+        )
     source = file if file is not None else find_blend(cwd or Path.cwd())
     if source.suffix.lower() != ".blend":
         raise BadInput(f"{source} is not a .blend file.")

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import glob
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput
+from .volume import expand_user
 
 _PART = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _RESERVED_META = frozenset({"project", "user.name", "user.email"})
@@ -82,13 +84,7 @@ def _expand_pattern(pattern: str, cwd: Path, name_template: str | None) -> list[
         parts = regex.match(Path(match).as_posix())
         meta = dict(parts.groupdict()) if parts else {}
         if name_template:
-            try:
-                name = name_template.format(**meta, stem=path.stem)
-            except (KeyError, IndexError, ValueError) as exc:
-                raise BadSource(
-                    f"Name template {name_template!r} uses {exc}, which pattern {pattern!r} "
-                    f"does not name. Available: {', '.join([*meta, 'stem'])}."
-                ) from exc
+            name = _format_name(name_template, {**meta, "stem": path.stem}, pattern)
         elif meta:
             name = "-".join(meta.values())
         else:
@@ -97,6 +93,35 @@ def _expand_pattern(pattern: str, cwd: Path, name_template: str | None) -> list[
     if not found:
         raise BadSource(f"Pattern {pattern!r} matches no .blend file in {cwd}.")
     return found
+
+
+def _format_name(template: str, fields: dict[str, str], pattern: str) -> str:
+    """A job name from a name template: plain ``{part}`` fields (with an optional format
+    spec) only, never attribute or index access; BadSource saying what is wrong."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise BadSource(f"Name template {template!r} does not parse ({exc}); write parts as "
+                        "{name}, and a literal brace as {{ or }}.") from None
+    out: list[str] = []
+    for literal, part, spec, conversion in parsed:
+        out.append(literal)
+        if part is None:
+            continue
+        if part not in fields:
+            raise BadSource(
+                f"Name template {template!r} uses {{{part}}}, which pattern {pattern!r} does "
+                f"not name. Available: {', '.join(fields)}."
+            )
+        if conversion is not None:
+            raise BadSource(f"Name template {template!r}: conversions like !{conversion} are "
+                            "not supported; use a plain {name}.")
+        try:
+            out.append(format(fields[part], spec or ""))
+        except ValueError as exc:
+            raise BadSource(f"Name template {template!r}: format spec {spec!r} of {{{part}}} "
+                            f"does not apply ({exc}).") from None
+    return "".join(out)
 
 
 def _fixed_folders(glob_pattern: str) -> Path:
@@ -141,7 +166,7 @@ def expand_sources(given: list[str], cwd: Path, name_template: str | None = None
         if any(ch in item for ch in "*?[{"):
             sources.extend(_expand_pattern(item, cwd, name_template))
             continue
-        path = Path(item).expanduser()
+        path = expand_user(item)
         path = path if path.is_absolute() else cwd / path
         _check_blend(path, item)
         if path.is_dir():

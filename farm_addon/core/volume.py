@@ -53,6 +53,17 @@ LOCK_NAME = ".lock"
 _ADOPTABLE = frozenset(LAYOUT) | {"lost+found", ".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
+def expand_user(path: str | os.PathLike[str]) -> Path:
+    """``Path(path).expanduser()``; BadInput (not RuntimeError) when ``~user`` names no user."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise BadInput(
+            f"{os.fspath(path)!r} starts with '~', but this machine has no such user's home "
+            "folder. Give the full path."
+        ) from None
+
+
 class NotAFarmVolume(BadInput):
     """The path given as the volume is not a farm volume."""
 
@@ -86,7 +97,7 @@ class Volume:
         ``jobs/`` and ``file-store/``); any other content is refused so that farm never
         takes over a folder that holds someone's files.
         """
-        root = Path(path).expanduser().absolute()
+        root = expand_user(path).absolute()
         if (root / MARKER).is_file():
             volume = cls.open(root)
             if name is not None and name != volume.name:
@@ -125,7 +136,7 @@ class Volume:
     @classmethod
     def open(cls, path: Path | str) -> Volume:
         """Open the farm volume at ``path``; NotAFarmVolume if it is not one."""
-        root = Path(path).expanduser().absolute()
+        root = expand_user(path).absolute()
         marker = root / MARKER
         if not marker.is_file():
             if not root.exists():
@@ -281,7 +292,7 @@ class Volume:
         The root itself is refused unless ``allow_root``: nothing may delete the volume.
         Call this before every write or delete.
         """
-        absolute = Path(path).expanduser().absolute()
+        absolute = expand_user(path).absolute()
         real = self._require_inside(absolute, shown=str(path))
         if real == self._real_root and not allow_root:
             raise OutsideVolume(f"Refusing to act on the volume root {self.root} itself.")
@@ -302,7 +313,7 @@ class Volume:
         A path under the root as given is taken as is; otherwise it is resolved first (so a
         path through a different mount of the same folder still works).
         """
-        absolute = Path(os.path.normpath(Path(path).expanduser().absolute()))
+        absolute = Path(os.path.normpath(expand_user(path).absolute()))
         real = self._require_inside(absolute, shown=str(path))
         if absolute.is_relative_to(self.root):
             return absolute.relative_to(self.root).as_posix()

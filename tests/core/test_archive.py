@@ -276,6 +276,23 @@ def test_memory_stays_flat(tmp_path: Path) -> None:
     assert peak < 24 << 20, peak  # 64 MiB of data, blocks of 1 MiB in flight
 
 
+def test_precompressed_members_are_stored(tmp_path: Path) -> None:
+    """PNG data goes in as deflate stored blocks (big ones in many), the rest compressed;
+    the result is one standard gzip stream that every reader reads back."""
+    volume = make_release(tmp_path, frames=5)
+    big = volume.store_dir("spring") / "chair.deps"
+    (big / "plate.png").write_bytes(os.urandom(5 << 20) + b"x")  # > 4 MiB: read in pieces
+    (big / "tile.PNG").write_bytes(os.urandom(70_000))  # > one stored block
+    (big / "notes.txt").write_bytes(b"compressible " * 50_000)
+    archive_release(volume, "spring")
+    path = volume.archive_path("spring")
+    assert read_archive(path) == expected_members(volume)
+    subprocess.run(["gzip", "-t", str(path)], check=True)
+    assert archive_mod._precompressed("a/b.PNG") and not archive_mod._precompressed("png/x")
+    # The text compressed, the random PNG data did not grow much.
+    assert path.stat().st_size < (5 << 20) + 70_000 + (6 << 20)
+
+
 def test_gzip_levels(tmp_path: Path) -> None:
     volume = make_release(tmp_path)
     for level in (0, 6, 9):

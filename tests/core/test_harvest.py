@@ -435,6 +435,37 @@ def test_replaced_job_supersedes_delivered_files(farm: Farm) -> None:
     assert len(doc["files"]) == 24 and len(doc["superseded"]) == 12
 
 
+@pytest.mark.parametrize("step", [4, 10, 15, 16, 20, 27, 28])
+def test_killed_harvest_after_replace(farm: Farm, step: int) -> None:
+    """Old deliveries move aside and new frames take their names, in one journal: killed
+    anywhere in it, the next harvest finishes with every file in its one right place."""
+    farm.plan("spring", CHAIRS)
+    harvest_release(farm.volume, farm.client, "spring")
+    old = {p.name: p.read_bytes() for p in farm.dist("spring").glob("chair-oak_*.png")}
+    _replace(farm, "spring", "chair-oak")
+    new = {f"chair-oak_{f:06d}.png": (farm.out("spring", "chair-oak") / f"{f:06d}.png")
+           .read_bytes() for f in range(1, 13)}
+    farm.session.close()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            harvest_release(farm.volume, farm.session.client, "spring",
+                            ops=Faulty(step, ("*",), action=lambda: os._exit(9)))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    harvest_release(farm.volume, farm.client, "spring")
+    dist = farm.dist("spring")
+    aside = dist / ".superseded" / "chair-oak" / "r1"
+    assert {p.name: p.read_bytes() for p in aside.iterdir()} == old
+    assert {n: (dist / n).read_bytes() for n in new} == new
+    assert not any(farm.out("spring", "chair-oak").iterdir())
+    doc = load_manifest(farm.volume, "spring")
+    assert len(doc["files"]) == 24 and len(doc["superseded"]) == 12
+    assert not (farm.volume.release_dir("spring") / JOURNAL_NAME).exists()
+    assert len(RecordStore(farm.volume).load("spring").harvests) == 2
+
+
 # --- frame checks ---------------------------------------------------------------------------
 
 def test_image_checks(tmp_path: Path) -> None:

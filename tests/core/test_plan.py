@@ -432,7 +432,7 @@ def test_crash_while_packing_leaves_nothing_that_blocks_a_rerun(
 ) -> None:
     """A plan killed after packing and before its record: the rerun packs again."""
     monkeypatch.setattr(plan_module, "_undo_packing", lambda *a: None)  # killed: no clean-up
-    monkeypatch.setattr(plan_module.RecordStore, "transaction", _raise_interrupt)
+    monkeypatch.setattr(plan_module.RecordStore, "save", _raise_interrupt)  # packed, unrecorded
     with pytest.raises(KeyboardInterrupt):
         plan_release(session, request(work, "spring", str(blends["simple"])))
     assert (volume.root / "releases/spring/store/simple.blend").is_file()

@@ -47,8 +47,10 @@ class OpCounter:
     ``at``."""
 
     def __init__(self, at: set[int] | None = None, action: OpAction | None = None, *,
-                 root: str | os.PathLike[str] | None = None, only: str | None = None) -> None:
+                 root: str | os.PathLike[str] | None = None, only: str | None = None,
+                 from_n: int | None = None) -> None:
         self.at = at or set()
+        self.from_n = from_n  # act on every operation from this one on (a read-only disk)
         self.action = action
         self.only = only
         self.root = os.path.realpath(root) + os.sep if root is not None else None
@@ -84,7 +86,8 @@ class OpCounter:
             n = self.count
             if self.trace is not None:
                 self.trace.append(f"{kind} {detail}")
-            if n in self.at and self.action is not None:
+            due = n in self.at or (self.from_n is not None and n >= self.from_n)
+            if due and self.action is not None:
                 self.fired.append((n, kind, detail))
                 self.action(n, kind, detail)
 
@@ -224,9 +227,10 @@ def _run_child(req: dict[str, Any], report_fd: int) -> int:
         os.kill(os.getpid(), signal.SIGKILL)
 
     kill_at, fail_at = req.get("kill_at"), req.get("fail_at")
-    if fail_at:  # a disk fault: the Nth disk operation fails with errno
+    if fail_at:  # a disk fault: the Nth disk operation fails with errno (or every one from
+        # the Nth on, with fail_every: a read-only or full file system)
         counter = OpCounter({int(fail_at)}, raise_errno(int(req["errno"])), root=req.get("root"),
-                            only=DISK)
+                            only=DISK, from_n=int(fail_at) if req.get("fail_every") else None)
     else:
         counter = OpCounter({int(kill_at)} if kill_at else set(), kill, root=req.get("root"))
     if req.get("trace"):

@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +80,11 @@ class ForkServer:
 
     def run(self, argv: Sequence[str], *, env: dict[str, str], cwd: Path, root: Path,
             kill_at: int | None = None, trace: bool = False, fail_at: int | None = None,
-            errno: int = 0) -> dict[str, Any]:
+            errno: int = 0, fail_every: bool = False) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         req = {"argv": list(argv), "env": env, "cwd": str(cwd), "root": str(root),
                "kill_at": kill_at, "trace": trace, "fail_at": fail_at, "errno": errno,
+               "fail_every": fail_every,
                "out": str(self._tmp / "out.txt"), "err": str(self._tmp / "err.txt")}
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
@@ -126,6 +127,8 @@ class Lab:
     server: ForkServer
     env: dict[str, str]
     release: str = "spring"
+    #: Extra options of every plan (``--frames 1-24`` makes bigger releases for the soak).
+    plan_options: list[str] = field(default_factory=list)
     _renders: int = 0
 
     @classmethod
@@ -154,15 +157,18 @@ class Lab:
     # --- running farm ---------------------------------------------------------------------
 
     def farm(self, argv: Sequence[str], kill_at: int | None = None, trace: bool = False,
-             fail_at: int | None = None, errno: int = 0) -> dict[str, Any]:
+             fail_at: int | None = None, errno: int = 0, fail_every: bool = False,
+             env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
         """``farm ARGV`` in a forked child: killed before operation ``kill_at``, or with the
-        ``fail_at``-th disk operation failing with ``errno``, if given."""
-        return self.server.run(argv, env=self.env, cwd=self.work, root=self.volume.root,
-                               kill_at=kill_at, trace=trace, fail_at=fail_at, errno=errno)
+        ``fail_at``-th disk operation (and every later one, with ``fail_every``) failing with
+        ``errno``, if given."""
+        return self.server.run(argv, env={**self.env, **(env or {})}, cwd=cwd or self.work,
+                               root=self.volume.root, kill_at=kill_at, trace=trace,
+                               fail_at=fail_at, errno=errno, fail_every=fail_every)
 
     def plan_argv(self, release: str | None = None) -> list[str]:
         return ["plan", "release", release or self.release,
-                *[str(p) for p in self.sources.values()]]
+                *[str(p) for p in self.sources.values()], *self.plan_options]
 
     def render(self) -> None:
         """Render every queued task, then give every frame unique bytes, so that each one
