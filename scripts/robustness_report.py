@@ -165,9 +165,12 @@ def input_part(report: Report, make: Callable[[], Any]) -> None:
     rows = [(f, len(rs), sum(r.ok for r in rs)) for f, rs in by_field.items()]
     how = "a read-only bind mount" if can_mount() else "EROFS simulated at the write layer"
     report.say(f"Hostile inputs through the CLI (read-only volume: {how})")
-    report.say(table(rows, ("field", "tried", "refused cleanly")))
-    report.say(f"{sum(r.ok for r in results)} of {len(results)} hostile inputs refused "
-               "cleanly (exit 1 or 2, the problem named, nothing changed).\n")
+    report.say(table(rows, ("field", "tried", "handled cleanly")))
+    links = sum(1 for r in results if r.case.succeeds)
+    report.say(f"{sum(r.ok for r in results)} of {len(results)} hostile inputs handled "
+               f"cleanly: {len(results) - links} refused (exit 1 or 2, the problem named, "
+               f"nothing changed), {links} links out of the volume stored or removed as links, "
+               "never followed (nothing outside changed).\n")
     report.figures["input"] = {"tried": len(results), "refused": sum(r.ok for r in results)}
 
 

@@ -395,7 +395,9 @@ def _write(entries: list[_Entry], f: BinaryIO, ops: FileOps, level: int, threads
     gz = _GzipWriter(f, ops, level, threads)
     gz.on_emit = on_emit
     try:
-        for e in entries:
+        entries.reverse()  # consumed from the end: each entry is freed once written
+        while entries:
+            e = entries.pop()
             progress.check()
             if e.kind == tarfile.REGTYPE:
                 h = hashlib.sha256()
@@ -964,14 +966,15 @@ def _write_and_check(entries: list[_Entry], tmp: Path, release: str,
         if OVERLAP:
             checker.start()
         try:
-            progress.start(len(entries), f"Archiving {release}")
+            count = len(entries)
+            progress.start(count, f"Archiving {release}")
             bytes_in, bytes_out = _write(entries, f, ops, level, threads, progress, written,
                                          tail.notify)
             ops.fsync(f)
             tail.finish()
             if not OVERLAP:
                 checker.start()
-            progress.start(len(entries), "Checking the archive")
+            progress.start(count, "Checking the archive")
             while checker.is_alive():
                 checker.join(0.1)
                 progress.check()

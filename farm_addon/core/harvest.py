@@ -301,6 +301,7 @@ class JobCheck:
     frames: int = 0
     delivered: int = 0  # by earlier harvests, at this revision
     ready: list[FrameFile] = field(default_factory=list)
+    ready_count: int = 0  # len(ready), kept when the list is let go of
     problems: dict[str, list[int]] = field(default_factory=dict)  # reason -> frames
 
     @property
@@ -317,7 +318,7 @@ class JobCheck:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "revision": self.revision, "status": self.status,
                 "frames": self.frames, "delivered_before": self.delivered,
-                "ready": len(self.ready), "complete": self.complete,
+                "ready": max(self.ready_count, len(self.ready)), "complete": self.complete,
                 "problems": {r: compress_frames(f) for r, f in self.problems.items()}}
 
 
@@ -655,6 +656,9 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
         # One [job, frame] per delivery, in the order of the moves after the moves aside.
         "frames": [[ff.job, ff.frame] for ff, _ in plan],
     }
+    for chk in checks:  # the moves hold what is needed now; 100,000 frames weigh
+        chk.ready_count, chk.ready = len(chk.ready), []
+    del plan
     dist.mkdir(parents=True, exist_ok=True)
     journal = Journal.create(journal_path, volume.root, moves, payload, ops)
     _finish_journal(volume, record, journal, ops, progress, "Moving frames", save)

@@ -325,7 +325,8 @@ def plan_release(
     plan_file = load_plan_file(request.plan_file) if request.plan_file else None
     name = request.release or (plan_file.release if plan_file else None)
     if name is not None and store.exists(name) and not dry_run:
-        sweep_temps(volume.release_dir(name))  # a record a killed plan was writing
+        for folder in (volume.release_dir(name), volume.store_dir(name)):
+            sweep_temps(folder)  # what a killed plan left: a record or a pack half-written
         record = store.load(name)
         if pending(record) and (not request.add or _all_recorded(request, plan_file, record)):
             return _resume(session, store, name, progress)

@@ -15,6 +15,7 @@ A source is one of:
 from __future__ import annotations
 
 import glob
+import os
 import re
 import string
 from dataclasses import dataclass, field
@@ -171,8 +172,7 @@ def expand_sources(given: list[str], cwd: Path, name_template: str | None = None
         _check_blend(path, item)
         if path.is_dir():
             blends = sorted(
-                p for p in path.rglob("*.blend")
-                if p.is_file() and not _inside_farm_volume(p, path)
+                p for p in _blends_below(path) if not _inside_farm_volume(p, path)
             )
             if not blends:
                 raise BadSource(f"Folder {item!r} holds no .blend file.")
@@ -183,6 +183,18 @@ def expand_sources(given: list[str], cwd: Path, name_template: str | None = None
         else:
             sources.append(Source(path=path.resolve(), name=path.stem, given_as=item))
     return sources
+
+
+def _blends_below(top: Path) -> list[Path]:
+    """Every ``*.blend`` file below ``top``, links to folders not followed; a folder that
+    cannot be read (no permission, gone meanwhile) is skipped rather than failing the plan."""
+    found = []
+    for dirpath, _dirnames, filenames in os.walk(top):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.endswith(".blend") and path.is_file():
+                found.append(path)
+    return found
 
 
 def _inside_farm_volume(path: Path, top: Path) -> bool:

@@ -389,17 +389,15 @@ def read_only_mount(lab: Lab) -> Iterator[Path | None]:
         return
     point = lab.base / "ro"
     point.mkdir(exist_ok=True)
-    ok = subprocess.run(["mount", "--bind", str(lab.volume.root), str(point)],
-                        capture_output=True, check=False).returncode == 0
-    if ok and subprocess.run(["mount", "-o", "remount,ro,bind", str(point)],
-                             capture_output=True, check=False).returncode != 0:
-        subprocess.run(["umount", str(point)], capture_output=True, check=False)
+    ok = _run(["mount", "--bind", str(lab.volume.root), str(point)])
+    if ok and not _run(["mount", "-o", "remount,ro,bind", str(point)]):
+        _run(["umount", str(point)])
         ok = False
     try:
         yield point if ok else None
     finally:
         if ok:
-            subprocess.run(["umount", str(point)], capture_output=True, check=False)
+            _run(["umount", str(point)])
 
 
 def run_case(case: Case, lab: Lab, state: State) -> CaseResult:
@@ -488,8 +486,15 @@ def can_mount() -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         point = Path(tmp) / "m"
         point.mkdir()
-        if subprocess.run(["mount", "--bind", tmp, str(point)], capture_output=True,
-                          check=False).returncode != 0:
+        if not _run(["mount", "--bind", tmp, str(point)]):
             return False
-        subprocess.run(["umount", str(point)], capture_output=True, check=False)
+        _run(["umount", str(point)])
         return True
+
+
+def _run(argv: list[str]) -> bool:
+    """Run a mount command; False if it failed or this machine has no such command."""
+    try:
+        return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+    except OSError:
+        return False

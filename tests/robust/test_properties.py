@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from farm_addon.core.errors import BadInput, FarmError
@@ -138,6 +138,7 @@ PATTERN_PARTS = ["*", "**", "?", "[ab]", "[", "{object}", "{material}", "{a}", "
                                              "{stem:>{w}}", "{stem:x<300}", "../", "/"])
                             | hostile_text, max_size=4).map("".join))
 def test_patterns_and_name_templates(tree_dir: Path, pattern: str, template: str | None) -> None:
+    assume(not pattern.lstrip().startswith(("/", "~")))  # would walk this machine's disks
     try:
         sources = expand_sources([pattern], tree_dir, template)
     except BadInput:
