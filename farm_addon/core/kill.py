@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 from .errors import BadInput
 from .flamenco import Job, TransitionRefused
-from .flamenco.status import ALLOWED_FROM, JobAction
+from .flamenco.status import CANCELLABLE
 from .progress import Progress
 from .query import JobFacts, parse_query
 from .session import FarmSession
-
-CANCELLABLE = frozenset(str(s) for s in ALLOWED_FROM[JobAction.CANCEL])
 
 
 class UnknownRelease(BadInput):

@@ -23,7 +23,7 @@ from pathlib import Path
 from .atomic import sweep_temps
 from .blendinfo import BlendInfo, read_blend_info
 from .errors import BadInput, reports_disk_errors
-from .flamenco import NotFound, SubmittedJob, current_platform
+from .flamenco import NotFound
 from .flamenco.bulk import run_bulk
 from .frames import parse_frames
 from .names import casefold_collisions, fold, validate_name
@@ -36,11 +36,10 @@ from .record import (
     PlannedFrom,
     RecordStore,
     ReleaseRecord,
-    job_metadata,
 )
 from .session import FarmSession
 from .sources import Source, expand_sources
-from .submit import SubmitOutcome, job_settings, pending, submit_pending
+from .submit import SubmitOutcome, pending, submission, submit_pending
 
 
 class ReleaseExists(BadInput):
@@ -287,16 +286,7 @@ def _dry_compile(
     client = session.client
     draft = ReleaseRecord(name=release, volume_id=session.volume.id)
     tag_ids = {t: client.worker_tag_id(t) for t in {p.record.worker_tag for p in planned} if t}
-    bodies = [
-        SubmittedJob(
-            name=f"{release}/{p.record.name}", type=p.record.job_type,
-            priority=p.record.priority, submitter_platform=current_platform(),
-            settings=job_settings(session.volume, p.record),
-            metadata=job_metadata(draft, p.record, session.settings, session.volume),
-            worker_tag=tag_ids.get(p.record.worker_tag or ""),
-        )
-        for p in planned
-    ]
+    bodies = [submission(session, draft, p.record, tag_ids) for p in planned]
     results = run_bulk([(i, functools.partial(client.check_job, b)) for i, b in enumerate(bodies)],
                        max_in_flight=client.max_in_flight, progress=progress,
                        label="Checking with the Manager")

@@ -376,15 +376,9 @@ def find_job(volume: Volume, job_name: str) -> list[tuple[str, JobRecord]]:
     return found
 
 
-def job_metadata(
-    record: ReleaseRecord, job: JobRecord, settings: Settings, volume: Volume
-) -> dict[str, str]:
-    """The metadata a job carries on the Manager.
-
-    The job's own metadata (from the plan) may set ``project`` or ``user.*``; the ``farm.*``
-    keys that tie a Manager job to this record always win.
-    """
-    metadata = {
+def user_metadata(settings: Settings) -> dict[str, str]:
+    """Flamenco's conventional ``project``, ``user.name`` and ``user.email``, where set."""
+    return {
         key: value
         for key, value in (
             ("project", settings.project),
@@ -393,6 +387,17 @@ def job_metadata(
         )
         if value
     }
+
+
+def job_metadata(
+    record: ReleaseRecord, job: JobRecord, settings: Settings, volume: Volume
+) -> dict[str, str]:
+    """The metadata a job carries on the Manager.
+
+    The job's own metadata (from the plan) may set ``project`` or ``user.*``; the ``farm.*``
+    keys that tie a Manager job to this record always win.
+    """
+    metadata = user_metadata(settings)
     metadata.update(job.metadata)
     metadata.update({
         "farm.release": record.name,

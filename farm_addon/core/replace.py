@@ -24,16 +24,13 @@ from pathlib import Path
 from .blendinfo import read_blend_info
 from .errors import BadInput, FarmError, reports_disk_errors
 from .flamenco import NotFound
-from .flamenco.status import ALLOWED_FROM, JobAction
+from .flamenco.status import CANCELLABLE, FINISHED
 from .harvest import mark_superseded
 from .packing import changed_since, missing_warning, pack_blend
 from .progress import Progress
 from .record import JobRecord, RecordStore, ReleaseRecord, UnknownJob, find_job
 from .session import FarmSession
-from .status import FINISHED
 from .submit import SubmitOutcome, adopt, manager_jobs, submit_pending
-
-CANCELLABLE = frozenset(str(s) for s in ALLOWED_FROM[JobAction.CANCEL])
 
 
 @dataclass(frozen=True)

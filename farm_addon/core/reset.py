@@ -15,13 +15,11 @@ from pathlib import Path
 
 from .errors import BadInput, reports_disk_errors
 from .flamenco import Job
-from .flamenco.status import ALLOWED_FROM, JobAction
+from .flamenco.status import CANCELLABLE, DELETABLE
 from .progress import Progress
 from .session import FarmSession
 
 INCLUDABLE = ("releases", "dist", "archives")
-CANCELLABLE = frozenset(str(s) for s in ALLOWED_FROM[JobAction.CANCEL])
-DELETABLE = frozenset(str(s) for s in ALLOWED_FROM[JobAction.DELETE])
 
 
 @dataclass(frozen=True)

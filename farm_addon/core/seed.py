@@ -19,12 +19,14 @@ from .atomic import sweep_temps
 from .blendinfo import read_blend_info
 from .errors import BadInput, reports_disk_errors
 from .flamenco import SubmittedJob, current_platform
+from .flamenco.status import FINISHED
 from .frames import parse_frames
 from .names import fold, validate_name
 from .packing import missing_warning, pack_blend
 from .progress import Progress
+from .record import user_metadata
 from .session import FarmSession
-from .status import FINISHED
+from .submit import render_settings
 
 QUICK_RELEASE = "quick"
 
@@ -128,25 +130,13 @@ def seed_job(
         type="simple-blender-render",
         priority=priority if priority is not None else session_settings.priority,
         submitter_platform=current_platform(),
-        settings={
-            "frames": frames,
-            "chunk_size": chunk_size or session_settings.chunk_size,
-            "render_output_root": str(out_dir),
-            "add_path_components": 0,
-            "render_output_path": str(out_dir / "######"),
-            "blendfile": str(packed.stored_blend),
-            "format": info.scene.flamenco_format,
-            "image_file_extension": info.scene.file_extension,
-            "has_previews": info.scene.has_previews,
-            "scene": info.scene.name,
-        },
-        metadata={
-            **{k: v for k, v in (("project", session_settings.project),
-                                 ("user.name", session_settings.user_name),
-                                 ("user.email", session_settings.user_email)) if v},
-            **meta_key,
-            "farm.revision": "1",
-        },
+        settings=render_settings(
+            out_dir=out_dir, blendfile=packed.stored_blend, frames=frames,
+            chunk_size=chunk_size or session_settings.chunk_size,
+            fmt=info.scene.flamenco_format, extension=info.scene.file_extension,
+            has_previews=info.scene.has_previews, scene=info.scene.name,
+        ),
+        metadata={**user_metadata(session_settings), **meta_key, "farm.revision": "1"},
         worker_tag=tag_id,
     )
     submitted = client.submit_job(body)

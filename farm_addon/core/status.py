@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 
 from .errors import FarmError
 from .flamenco import Job, WorkerSummary
-from .flamenco.status import JobStatus
+from .flamenco.status import FINISHED, JobStatus
 from .frames import frame_filename, parse_frames
 from .packing import changed_since
 from .record import JobRecord, RecordStore, ReleaseRecord
 from .session import FarmSession
 from .submit import adopt, manager_jobs
 from .volume import Volume
-
-FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
 
 
 @dataclass(frozen=True)

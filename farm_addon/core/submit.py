@@ -10,6 +10,7 @@ command finds that job by its metadata (``farm.release``, ``farm.job``, ``farm.r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import FarmError
 from .flamenco import Job, SubmittedJob, current_platform
@@ -38,18 +39,30 @@ def job_settings(volume: Volume, job: JobRecord) -> dict[str, object]:
     volume (the Manager's two-way variables map them for workers on other systems).
 
     No ``fps`` is sent, so Flamenco makes no preview video: a release delivers frames."""
-    out_dir = volume.resolve(job.output_dir)
+    return render_settings(
+        out_dir=volume.resolve(job.output_dir), blendfile=volume.resolve(job.stored_blend),
+        frames=job.frames, chunk_size=job.chunk_size, fmt=job.output_format,
+        extension=job.file_extension, has_previews=job.has_previews, scene=job.scene,
+    )
+
+
+def render_settings(
+    *, out_dir: Path, blendfile: Path, frames: str, chunk_size: int, fmt: str, extension: str,
+    has_previews: bool, scene: str,
+) -> dict[str, object]:
+    """Settings of Flamenco's ``simple-blender-render`` that render ``frames`` of ``blendfile``
+    to ``out_dir/######<extension>``."""
     return {
-        "frames": job.frames,
-        "chunk_size": job.chunk_size,
+        "frames": frames,
+        "chunk_size": chunk_size,
         "render_output_root": str(out_dir),
         "add_path_components": 0,
         "render_output_path": str(out_dir / "######"),
-        "blendfile": str(volume.resolve(job.stored_blend)),
-        "format": job.output_format,
-        "image_file_extension": job.file_extension,
-        "has_previews": job.has_previews,
-        "scene": job.scene,
+        "blendfile": str(blendfile),
+        "format": fmt,
+        "image_file_extension": extension,
+        "has_previews": has_previews,
+        "scene": scene,
     }
 
 

@@ -63,6 +63,12 @@ ALLOWED_FROM: dict[JobAction, tuple[JobStatus, ...]] = {
     JobAction.DELETE: (S.CANCELED, S.COMPLETED, S.FAILED, S.PAUSED, S.QUEUED),
 }
 
+#: Statuses a job may be asked to cancel from, and deleted from.
+CANCELLABLE: frozenset[str] = frozenset(ALLOWED_FROM[JobAction.CANCEL])
+DELETABLE: frozenset[str] = frozenset(ALLOWED_FROM[JobAction.DELETE])
+#: Statuses in which a job does no more work.
+FINISHED: frozenset[str] = frozenset({S.COMPLETED, S.FAILED, S.CANCELED})
+
 # Statuses in which the action has, in effect, already happened: "it is already ...".
 _ALREADY: dict[JobAction, tuple[JobStatus, ...]] = {
     JobAction.CANCEL: (S.CANCELED, S.CANCEL_REQUESTED, S.COMPLETED),
