@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=100_000)
     p.add_argument("--jobs", type=int, default=10)
-    p.add_argument("--repeat", type=int, default=1,
+    p.add_argument("--repeat", type=int, default=3,
                    help="run each side this many times, alternating; report the medians")
     p.add_argument("--dir", type=Path, default=None, help="where to generate (default: tmp)")
     p.add_argument("--keep", action="store_true", help="keep the generated files")
@@ -85,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         child: dict[str, Any] = {}
         for r in range(max(1, args.repeat)):
             say(f"round {r + 1}: tar czf ...")
+            os.sync()  # each side starts without the other's writes still being flushed
             s, rss, _ = run_child(tar_cmd)
             tar_s.append(s)
             tar_rss.append(rss)
             say(f"round {r + 1}: farm archive ...")
+            os.sync()
             s, rss, out = run_child([sys.executable, __file__, "--child", str(volume.root)])
             child = json.loads(out)
             assert child["checked"], child

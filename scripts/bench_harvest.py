@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         moved = sum(len(os.listdir(work / "twin-moved" / j)) for j in job_names(args.jobs))
         assert moved == args.frames, moved
         say("farm harvest ...")
+        os.sync()  # start without mv's changes still being flushed
         ours_s, ours_rss, out = run_child([sys.executable, __file__, "--child",
                                            str(volume.root)])
         child = json.loads(out)

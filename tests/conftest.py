@@ -27,8 +27,27 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", str(_BLENDER_HOME))
 pytest_plugins = ["tests.emulator.fixtures"]
 
 
+_EXIT_STATUS: list[int] = []
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_BLENDER_HOME, ignore_errors=True)
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without running Blender's C++ exit handlers once `bpy` was imported here.
+
+    The `bpy` module (4.5) can deadlock in its own static destructors at exit (a thread in
+    `delayed_close_thread_run` waits on a condition variable that `~GlobalState` destroys), so
+    a suite that passed would hang until CI's time runs out. Everything pytest reports has
+    been written by now; the exit status is pytest's own.
+    """
+    if "bpy" in sys.modules and _EXIT_STATUS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,15 @@
 (``dist/<release>/``) as members ``<release>/...`` and ``<release>/dist/...``.
 
 - The archive is streamed: one file at a time is read, hashed and written, so memory does not
-  grow with the size of the release. Compression runs in worker threads on 1 MiB blocks of
-  the tar stream (``zlib`` releases the GIL), joined into one standard gzip member the way
-  ``pigz`` does; rendered frames are already compressed, so a low level is the right trade.
-- It is written to ``archives/.farm-tmp-<release>.tar.gz``, then read back (streaming, with
-  :mod:`tarfile`): every member's type, size and SHA-256 must match what was read from disk,
+  grow with the size of the data (only a few hundred bytes of bookkeeping per member).
+  Compression runs in worker threads on 1 MiB blocks of the tar stream (``zlib`` releases
+  the GIL), joined into one standard gzip member the way ``pigz`` does. Data that is
+  compressed already (PNG, JPEG, video, zip...: :data:`PRECOMPRESSED`) goes in as deflate
+  *stored* blocks instead of being compressed again for a gain of a percent or two; tar
+  headers, padding, .blend files and everything else are compressed at level 1.
+- It is written to ``archives/.farm-tmp-<release>.tar.gz``, then read back (streaming, with a
+  strict ustar/pax reader; the tests read the same archives with :mod:`tarfile` and GNU
+  tar): every member's type, size and SHA-256 must match what was read from disk,
   and every file of the harvest manifest must be there with its checksum. Only then is it
   renamed into place. An existing archive is refused unless ``force``.
 - ``prune`` then removes the archived folders (never the record, never anything outside the
@@ -24,11 +28,10 @@ removes the temporary archive and prunes nothing.
 from __future__ import annotations
 
 import contextlib
-import grp
 import hashlib
+import importlib
 import json
 import os
-import pwd
 import queue
 import shutil
 import stat
@@ -46,7 +49,7 @@ from typing import Any, BinaryIO, NamedTuple
 from .atomic import FileLock, atomic_write_text, sweep_temps
 from .errors import BadInput, FarmError, reports_disk_errors
 from .progress import Progress
-from .transfer import DEFAULT_OPS, TMP_PREFIX, FileOps
+from .transfer import DEFAULT_OPS, TMP_PREFIX, FileOps, gc_paused
 from .volume import LOCK_NAME, RECORD_NAME, Volume
 
 #: gzip level. Frames are PNG/JPEG/EXR, already compressed: level 1 saves what there is to
@@ -54,7 +57,9 @@ from .volume import LOCK_NAME, RECORD_NAME, Volume
 DEFAULT_LEVEL = 1
 BLOCK = 1 << 20
 SMALL = 4 << 20
-OVERLAP = True
+#: Read the archive back while it is written (True) or after (False: measured faster, as
+#: the two Python loops contend for the GIL). See scripts/bench_archive.py.
+OVERLAP = False
 RECORDSIZE = 20 * 512
 ARCHIVED_MARKER = ".farm-archived.json"
 HARVEST_JOURNAL = ".farm-harvest-journal.json"
@@ -198,12 +203,15 @@ _names: dict[tuple[str, int], str] = {}
 
 
 def _owner(kind: str, ident: int) -> str:
+    """The user (``u``) or group name of an id, "" when unknown (and on Windows)."""
     key = (kind, ident)
     if key not in _names:
         try:
-            _names[key] = (pwd.getpwuid(ident).pw_name if kind == "u"
-                           else grp.getgrgid(ident).gr_name)
-        except (KeyError, OverflowError):
+            if kind == "u":
+                _names[key] = str(importlib.import_module("pwd").getpwuid(ident).pw_name)
+            else:
+                _names[key] = str(importlib.import_module("grp").getgrgid(ident).gr_name)
+        except (ImportError, KeyError, OverflowError):
             _names[key] = ""
     return _names[key]
 
@@ -283,7 +291,7 @@ def _deflate(pieces: list[tuple[bool, bytes]], level: int, final: bool) -> bytes
     c = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
     out: list[bytes] = []
     for stored, data in pieces:
-        if stored and level:
+        if stored:
             out.append(c.flush(zlib.Z_FULL_FLUSH))  # byte-aligned, history reset
             for i in range(0, len(data), 0xFFFF):
                 part = data[i:i + 0xFFFF]
@@ -302,8 +310,7 @@ class _GzipWriter:
 
     def __init__(self, f: BinaryIO, ops: FileOps, level: int, threads: int) -> None:
         self.f, self.ops, self.level = f, ops, level
-        self.buf = bytearray()  # the piece being filled
-        self.stored = False  # ...and whether it is stored
+        self.buf = bytearray()  # the compressible piece being filled
         self.pieces: list[tuple[bool, bytes]] = []  # the block being filled
         self.pending = 0  # bytes in the block
         self.crc = 0
@@ -338,11 +345,34 @@ class _GzipWriter:
 
     def write(self, data: bytes, stored: bool = False) -> None:
         """Append ``data``; ``stored``: it is compressed already, store it as it is."""
-        if stored != self.stored:
+        if stored and self.level:
             self._cut()
-            self.stored = stored
-        self.buf += data
+            self.crc = zlib.crc32(data, self.crc)
+            self.size += len(data)
+            self.pieces.append((True, data))
+        else:
+            self.buf += data
         self.pending += len(data)
+        if self.pending >= BLOCK:
+            self._submit(final=False)
+
+    def member(self, head: bytes, data: bytes, stored: bool) -> None:
+        """A whole small member: its header, its data and the padding, in one call (a
+        release has 100,000 of them)."""
+        buf = self.buf
+        buf += head
+        if stored and self.level:
+            self._cut()
+            self.crc = zlib.crc32(data, self.crc)
+            self.size += len(data)
+            self.pieces.append((True, data))
+            buf = self.buf
+        else:
+            buf += data
+        pad = -len(data) % 512
+        if pad:
+            buf += _ZERO[:pad]
+        self.pending += len(head) + len(data) + pad
         if self.pending >= BLOCK:
             self._submit(final=False)
 
@@ -351,7 +381,7 @@ class _GzipWriter:
             piece = bytes(self.buf)
             self.crc = zlib.crc32(piece, self.crc)
             self.size += len(piece)
-            self.pieces.append((self.stored, piece))
+            self.pieces.append((False, piece))
             self.buf = bytearray()
 
     def _submit(self, final: bool) -> None:
@@ -408,8 +438,7 @@ def _write(entries: list[_Entry], f: BinaryIO, ops: FileOps, level: int, threads
                     if len(data) != size:
                         raise _changed(e)
                     h.update(data)
-                    gz.write(_header(e, size))
-                    gz.write(data, stored)
+                    gz.member(_header(e, size), data, stored)
                 else:
                     with ops.open_read(e.path) as src:
                         gz.write(_header(e, size))
@@ -423,8 +452,8 @@ def _write(entries: list[_Entry], f: BinaryIO, ops: FileOps, level: int, threads
                             left -= len(chunk)
                         if src.read(1):
                             raise _changed(e)
-                if size % 512:
-                    gz.write(bytes(512 - size % 512))
+                    if size % 512:
+                        gz.write(bytes(512 - size % 512))
                 bytes_in += size
                 written[e.name] = _Written(e.kind, size, h.digest(), "", e.st.st_mtime_ns)
             else:
@@ -446,8 +475,7 @@ def _write(entries: list[_Entry], f: BinaryIO, ops: FileOps, level: int, threads
 
 
 class _Tail:
-    """Reads the archive while another thread is still writing it, so the check runs
-    alongside the writing (on the second core) instead of after it."""
+    """Reads the archive, also while another thread is still writing it (``OVERLAP``)."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
@@ -820,7 +848,8 @@ def archive_release(volume: Volume, release: str, force: bool = False, prune: bo
         raise BadInput(f"There is no release {release!r} on {volume.root} (releases: {listed}).")
     if dry_run:
         return _archive(volume, release, force, prune, progress, True, level, threads, ops)
-    with FileLock(volume.lock_path(release), lock_timeout, f"archiving {release}"):
+    with FileLock(volume.lock_path(release), lock_timeout, f"archiving {release}"), \
+            gc_paused():
         return _archive(volume, release, force, prune, progress, False, level, threads, ops)
 
 
@@ -959,7 +988,9 @@ class _Checker(threading.Thread):
 def _write_and_check(entries: list[_Entry], tmp: Path, release: str,
                      written: dict[str, _Written], manifest: dict[str, str], ops: FileOps,
                      level: int, threads: int, progress: Progress) -> tuple[int, int, int]:
-    """Write the archive while a second thread reads it back as it grows."""
+    """Write the archive, then read it back in a second thread (the main one reports its
+    progress). With ``OVERLAP`` the reading starts at once and follows the writing: that
+    only pays when compression, not Python, is the bottleneck (it no longer is)."""
     with ops.open_new(tmp) as f, ops.open_read(tmp) as raw:
         tail = _Tail(raw)
         checker = _Checker(tail, tmp, release, written, manifest)

@@ -52,7 +52,16 @@ from .naming import (
 )
 from .progress import Progress
 from .record import HarvestRecord, JobRecord, RecordStore, ReleaseRecord, now
-from .transfer import CHUNK, DEFAULT_OPS, TMP_PREFIX, FileOps, Journal, Move, write_atomic
+from .transfer import (
+    CHUNK,
+    DEFAULT_OPS,
+    TMP_PREFIX,
+    FileOps,
+    Journal,
+    Move,
+    gc_paused,
+    write_atomic,
+)
 from .volume import Volume, expand_user
 
 MANIFEST_NAME = "manifest.json"
@@ -531,9 +540,10 @@ def harvest_release(volume: Volume, client: ManagerJobs, release: str,
     progress = progress or Progress()
     store = RecordStore(volume)
     if dry_run:
-        return _harvest(volume, client, store.load(release), template, data_file, renamer,
-                        partial, True, progress, ops, None)
-    with store.transaction(release, what=f"harvest release {release}") as record:
+        with gc_paused():
+            return _harvest(volume, client, store.load(release), template, data_file,
+                            renamer, partial, True, progress, ops, None)
+    with store.transaction(release, what=f"harvest release {release}") as record, gc_paused():
         return _harvest(volume, client, record, template, data_file, renamer, partial, False,
                         progress, ops, store.save)
 
