@@ -166,3 +166,33 @@ def test_built_zip_installs_into_real_blender(tmp_path: Path) -> None:
     # While enabled, Blender had installed the wheels that match its Python (3.11) from the zip.
     assert {"pydantic", "pydantic_core", "blender_asset_tracer"} <= set(res["site"]), res["site"]
     assert any(n.startswith("_pydantic_core.cpython-311-") for n in res["so"]), res["so"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--manager", "http://m:1", "--volume", "/v", "--json", "--yes", "--dry-run", "-v", "status"],
+    ["status", "--manager", "http://m:1", "--volume", "/v", "--json", "--yes", "--dry-run", "-v"],
+    ["--manager", "http://m:1", "--json", "-v", "status", "--volume", "/v", "--yes", "--dry-run"],
+])
+def test_global_options_before_or_after_the_verb(argv: list[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from farm_addon.core.cli import build_parser
+    from farm_addon.core.cli.context import Context
+
+    monkeypatch.setenv("FARM_MANAGER_URL", "http://from-env:9")
+    monkeypatch.setenv("FARM_VOLUME", "/from-env")
+    ctx = Context.from_args(build_parser().parse_args(argv))
+    assert ctx.settings.manager_url == "http://m:1"  # the option wins over the environment
+    assert str(ctx.settings.volume) == "/v"
+    assert (ctx.json, ctx.yes, ctx.dry_run, ctx.verbosity) == (True, True, True, 1)
+
+
+def test_environment_fills_what_options_leave_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from farm_addon.core.cli import build_parser
+    from farm_addon.core.cli.context import Context
+
+    monkeypatch.setenv("FARM_MANAGER_URL", "http://from-env:9")
+    monkeypatch.setenv("FARM_VOLUME", "/from-env")
+    ctx = Context.from_args(build_parser().parse_args(["status", "-q"]))
+    assert ctx.settings.manager_url == "http://from-env:9"
+    assert str(ctx.settings.volume) == "/from-env"
+    assert (ctx.json, ctx.yes, ctx.dry_run, ctx.verbosity) == (False, False, False, -1)
