@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -30,8 +29,9 @@ from farm_addon.core.record import JobRecord, RecordStore
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings
 from farm_addon.core.submit import submit_pending
-from farm_addon.core.transfer import FileOps, TransferError
+from farm_addon.core.transfer import TransferError
 from farm_addon.core.volume import Volume
+from tests.core.faulty import FaultyOps
 from tests.emulator import Emulator
 from tests.emulator.pngwrite import png_bytes, read_png
 
@@ -297,49 +297,11 @@ def test_target_taken_by_another_file(farm: Farm) -> None:
 
 # --- faults, kills and resume ---------------------------------------------------------------
 
-class Faulty(FileOps):
-    def __init__(self, n: int, ops: tuple[str, ...] = ("rename",), err: int = errno.ENOSPC,
-                 cross: bool = False, action: Callable[[], None] | None = None) -> None:
-        self.n, self.ops, self.err, self.cross, self.action = n, ops, err, cross, action
-        self.calls = 0
-
-    def _tick(self, name: str) -> None:
-        if name in self.ops or "*" in self.ops:
-            self.calls += 1
-            if self.calls == self.n:
-                if self.action:
-                    self.action()
-                raise OSError(self.err, os.strerror(self.err))
-
-    def rename(self, src: Path, dst: Path) -> None:
-        self._tick("rename")
-        super().rename(src, dst)
-
-    def move(self, src: Path, dst: Path) -> None:
-        self._tick("rename")
-        super().move(src, dst)
-
-    def unlink(self, path: Path) -> None:
-        self._tick("unlink")
-        super().unlink(path)
-
-    def write(self, f: Any, data: bytes) -> None:
-        self._tick("write")
-        super().write(f, data)
-
-    def fsync(self, f: Any) -> None:
-        self._tick("fsync")
-        super().fsync(f)
-
-    def same_device(self, src_dir: Path, dst_dir: Path) -> bool:
-        return not self.cross and super().same_device(src_dir, dst_dir)
-
-
 @pytest.mark.parametrize("cross", [False, True])
 def test_full_disk_then_rerun(farm: Farm, tmp_path: Path, cross: bool) -> None:
     farm.plan("spring", CHAIRS)
     before = farm.snapshot()
-    faulty = Faulty(9, ("rename", "write") if cross else ("rename",), cross=cross)
+    faulty = FaultyOps({"rename", "write"} if cross else {"rename"}, 9, cross=cross)
     with pytest.raises(TransferError) as exc:
         harvest_release(farm.volume, farm.client, "spring", template=TURNTABLE,
                         data_file=angles(tmp_path), ops=faulty)
@@ -384,7 +346,7 @@ def test_killed_harvest_is_finished_by_the_next(farm: Farm, step: int) -> None:
     if pid == 0:
         try:
             harvest_release(farm.volume, farm.session.client, "spring",
-                            ops=Faulty(step, ("*",), action=lambda: os._exit(9)))
+                            ops=FaultyOps({"*"}, step, action=lambda: os._exit(9)))
         finally:
             os._exit(0)
     _, status = os.waitpid(pid, 0)
@@ -450,7 +412,7 @@ def test_killed_harvest_after_replace(farm: Farm, step: int) -> None:
     if pid == 0:
         try:
             harvest_release(farm.volume, farm.session.client, "spring",
-                            ops=Faulty(step, ("*",), action=lambda: os._exit(9)))
+                            ops=FaultyOps({"*"}, step, action=lambda: os._exit(9)))
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
