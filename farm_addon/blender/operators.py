@@ -547,8 +547,12 @@ class FARM_OT_kill_jobs(FarmChanging, Operator):
         if self.interactive and not self.confirmed:
             return self._match_work(settings, query, release)
 
+        # After the confirmation dialog: exactly the jobs the person saw, no new ones.
+        only = ({m.job_id for m in farm_state(context).matches} if self.confirmed else None)
+
         def call(progress: Any) -> Any:
-            return core_api().kill_jobs(settings, query, release, progress=progress)
+            return core_api().kill_jobs(settings, query, release, progress=progress,
+                                        only_ids=only)
 
         def apply(context: bpy.types.Context, outcomes: list[Any]) -> Any:
             farm_state(context).matches.clear()

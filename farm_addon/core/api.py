@@ -9,6 +9,7 @@ Blender runs them on a worker thread, scripts call them directly. Errors are
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from . import archive, harvest, kill, plan, replace, reset, seed, status
@@ -83,12 +84,15 @@ def match_jobs(settings: Settings, query: str, release: str | None = None) -> li
 
 def kill_jobs(
     settings: Settings, query: str, release: str | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, only_ids: Collection[str] | None = None,
 ) -> list[KillOutcome]:
-    """Request cancellation of every job ``query`` matches (see :mod:`.query`)."""
+    """Request cancellation of every job ``query`` matches (see :mod:`.query`). With
+    ``only_ids`` (the jobs a person confirmed), a job that started matching since is left."""
     with FarmSession(settings) as session:
-        return kill.kill_jobs(session, kill.match_jobs(session, query, release),
-                              progress=progress)
+        jobs = kill.match_jobs(session, query, release)
+        if only_ids is not None:
+            jobs = [j for j in jobs if j.id in only_ids]
+        return kill.kill_jobs(session, jobs, progress=progress)
 
 
 def slash_and_burn_plan(settings: Settings, include: tuple[str, ...] = ()) -> ResetPlan:

@@ -24,10 +24,11 @@ def settings_for(emulator: Emulator, volume: Volume) -> Settings:
                     project=FARM_ENV["FARM_PROJECT"], user_name=FARM_ENV["FARM_USER_NAME"])
 
 
-def plan(emulator: Emulator, volume: Volume, release: str, *blends: Path) -> Any:
+def plan(emulator: Emulator, volume: Volume, release: str, *blends: Path,
+         add: bool = False) -> Any:
     """Plan a release with the core directly (the set-up of a test, not what it tests)."""
     request = PlanRequest(release=release, sources=[str(b) for b in blends],
-                          cwd=blends[0].parent)
+                          cwd=blends[0].parent, add=add)
     return api.plan_release(settings_for(emulator, volume), request)
 
 
@@ -209,6 +210,21 @@ def test_kill_lists_the_matches_first_then_kills(
     assert statuses["chair"] in ("cancel-requested", "canceled")
     assert "Cancel requested for 1 job(s)" in state.status_line
     assert not state.matches
+
+
+def test_kill_cancels_only_the_jobs_that_were_shown(
+    configured: Farm, emulator: Emulator, volume: Volume, blend_copy: Callable[..., Path]
+) -> None:
+    plan(emulator, volume, "spring", blend_copy("simple", "a/chair.blend"))
+    bpy, state = configured.bpy, configured.state
+    assert bpy.ops.farm.kill_jobs(query="*", release="spring", interactive=True) == {"FINISHED"}
+    assert [m.name for m in state.matches] == ["chair"]
+    # While the dialog is open, another job starts matching the query.
+    plan(emulator, volume, "spring", blend_copy("simple", "b/lamp.blend"), add=True)
+    assert bpy.ops.farm.kill_jobs(query="*", release="spring", confirmed=True) == {"FINISHED"}
+    statuses = {j.metadata["farm.job"]: j.status for j in farm_jobs(emulator)}
+    assert statuses["lamp"] == "queued"
+    assert statuses["chair"] in ("cancel-requested", "canceled")
 
 
 def test_kill_reports_bad_query_and_unknown_release(
