@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import BadInput
 from .flamenco import Job, TransitionRefused
 from .flamenco.status import CANCELLABLE
 from .progress import Progress
 from .query import JobFacts, parse_query
+from .record import UnknownRelease
 from .session import FarmSession
-
-
-class UnknownRelease(BadInput):
-    """A release that the volume does not hold."""
 
 
 @dataclass(frozen=True)

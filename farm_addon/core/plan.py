@@ -27,7 +27,7 @@ from .flamenco import NotFound
 from .flamenco.bulk import run_bulk
 from .frames import parse_frames
 from .names import casefold_collisions, fold, validate_name
-from .packing import PackResult, missing_warning, pack_blend, remove_packed
+from .packing import missing_warning, pack_blend, remove_packed
 from .planfile import JobSettings, PlanFile, load_plan_file
 from .progress import Progress
 from .record import (
@@ -210,16 +210,6 @@ def _extension_for(fmt: str) -> str:
     return _EXTENSIONS[fmt]
 
 
-def _apply_pack(job: JobRecord, packed: PackResult) -> None:
-    blend = packed.fingerprint.blend
-    job.source_sha256 = blend.sha256 or job.source_sha256
-    job.source_size = blend.size
-    job.source_mtime_ns = blend.mtime_ns
-    job.dependencies = list(packed.dependencies)
-    job.stored_blend = packed.stored_blend_rel
-    job.current.source_sha256 = job.source_sha256
-
-
 def prepare(
     session: FarmSession, request: PlanRequest, progress: Progress
 ) -> tuple[str, PlanFile | None, list[_Planned], ReleaseRecord | None]:
@@ -340,7 +330,7 @@ def plan_release(
                 result = pack_blend(p.source.path, volume, store_dir, p.record.name,
                                     replace=True)
                 packed_names.append(p.record.name)
-                _apply_pack(p.record, result)
+                p.record.record_pack(result)
                 warning = missing_warning(result)
                 if warning:
                     warnings.append(warning)

@@ -31,7 +31,7 @@ from .atomic import FileLock, atomic_write_text, sweep_temps
 from .errors import BadInput, FarmError
 from .frames import parse_intervals
 from .names import casefold_collisions, validate_name
-from .packing import FileStamp, Fingerprint, PackedFile
+from .packing import FileStamp, Fingerprint, PackedFile, PackResult
 from .settings import Settings
 from .volume import Volume
 
@@ -163,6 +163,17 @@ class JobRecord(_Model):
             sha256=self.source_sha256,
         )
         return Fingerprint(blend=blend, dependencies=[dep.stamp() for dep in self.dependencies])
+
+    def record_pack(self, packed: PackResult) -> None:
+        """Take the source's checksum and stamp, the dependencies and the stored blend from
+        a fresh pack of this job (for the current revision)."""
+        blend = packed.fingerprint.blend
+        self.source_sha256 = blend.sha256 or self.source_sha256
+        self.source_size = blend.size
+        self.source_mtime_ns = blend.mtime_ns
+        self.dependencies = list(packed.dependencies)
+        self.stored_blend = packed.stored_blend_rel
+        self.current.source_sha256 = self.source_sha256
 
     def new_revision(self, source_sha256: str) -> Revision:
         """Start the next revision (the caller marks the previous one superseded)."""

@@ -159,11 +159,7 @@ def replace_job(
         packed = pack_blend(source, session.volume, session.volume.store_dir(release),
                             job.name, progress, replace=True)
         job.source = str(source.resolve())
-        job.source_sha256 = packed.fingerprint.blend.sha256 or job.source_sha256
-        job.source_size = packed.fingerprint.blend.size
-        job.source_mtime_ns = packed.fingerprint.blend.mtime_ns
-        job.dependencies = list(packed.dependencies)
-        job.current.source_sha256 = job.source_sha256
+        job.record_pack(packed)
         store.save(record)
         outcomes = submit_pending(session, store, record, progress)
     mine = next((o for o in outcomes if o.name == job_name),

@@ -16,7 +16,6 @@ from .errors import BadInput
 from .flamenco import (
     FlamencoClient,
     IncompatibleManager,
-    ManagerError,
     ManagerTimeout,
     ManagerUnreachable,
 )
@@ -83,7 +82,7 @@ class FarmSession:
         # No volume given: the Manager's shared storage, if it is a farm volume.
         try:
             location = self.client.shared_storage("users").location
-        except (FlamencoError, ManagerError) as exc:
+        except FlamencoError as exc:  # ManagerError and the rest are FlamencoErrors
             raise NoVolume(
                 "No farm volume given, and the Manager could not say where its shared storage "
                 f"is ({exc}). Pass --volume PATH or set FARM_VOLUME."
