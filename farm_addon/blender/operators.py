@@ -362,7 +362,9 @@ class FARM_OT_harvest_release(ReleaseOperator, Operator):
                 text += f" ({result.already} already there)"
             if result.skipped:
                 text += f"; skipped {', '.join(j.name for j in result.skipped[:5])}"
-            return ("WARNING", f"{text}. " + " ".join(result.warnings)) if result.warnings else text
+            notes = [result.held_message()] if result.held else []
+            notes += result.warnings
+            return ("WARNING", f"{text}. " + " ".join(notes)) if notes else text
 
         return Work(f"Harvesting {release}", call, apply)
 

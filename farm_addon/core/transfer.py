@@ -16,6 +16,17 @@ Killed at any moment, running the journal again finishes the work. For each move
 So no file is lost, duplicated, or left under two names. A destination that exists with other
 content is never overwritten: the transfer stops and says so.
 
+A move with a ``sha256`` delivers exactly that content, even if someone rewrites the source
+between the check that hashed it and the move. After a rename, the destination's inode, size
+and modification time are compared with the ones the source had when it was hashed; if they
+differ, or were not known (``mtime_ns`` -1: the file was modified within
+:data:`RACY_MARGIN_NS` of its check, where a same-tick rewrite would leave the time as it
+was, as in git's "racily clean" entries), the delivered file is hashed again. A copy across
+file systems is hashed while it is read. A file whose content is not the one expected is
+*held back*: put back under its source name, listed in :attr:`TransferStats.held`, and the
+transfer goes on with the other files. Running the journal again holds it back again, so a
+rerun always finishes.
+
 Every file operation goes through a :class:`FileOps` object, so tests can simulate a full disk
 or a permission error at any call by subclassing it.
 """
@@ -39,9 +50,13 @@ from typing import Any, BinaryIO, NamedTuple
 from .errors import FarmError
 from .progress import Progress
 
-JOURNAL_SCHEMA = 1
+JOURNAL_SCHEMA = 2  # 2: moves carry the source's mtime and inode
 TMP_PREFIX = ".farm-tmp-"
 CHUNK = 1 << 20
+#: Files modified this close to (or after) the start of their check are hashed again after
+#: the move: a rewrite within one tick of the file system's clock leaves the modification
+#: time unchanged. 2 s covers FAT's 2 s resolution and NFS clocks that disagree a little.
+RACY_MARGIN_NS = 2_000_000_000
 StrPath = str | os.PathLike[str]
 
 
@@ -182,6 +197,17 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes],
     ops.fsync_dir(path.parent)
 
 
+def remove_stale_temps(path: Path) -> None:
+    """Remove the temporary files :func:`write_atomic` left for ``path`` in killed runs.
+    (A scan, not a glob: the folder may be a delivery of 100,000 files.)"""
+    prefix = f"{TMP_PREFIX}{path.name}."
+    stale: list[str] = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(path.parent) as it:
+        stale = [e.path for e in it if e.name.startswith(prefix)]
+    for p in stale:
+        os.unlink(p)
+
+
 def _batched(chunks: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
     buf: list[bytes] = []
     n = 0
@@ -196,12 +222,18 @@ def _batched(chunks: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
 
 
 class Move(NamedTuple):
-    """One file to move; paths relative to the journal's root, with ``/``."""
+    """One file to move; paths relative to the journal's root, with ``/``.
+
+    With ``sha256`` the move delivers that content or holds the file back (see the module);
+    ``mtime_ns`` and ``ino`` are the source's when it was hashed (-1: unknown, hash again
+    after the move)."""
 
     src: str
     dst: str
     sha256: str = ""
     size: int = -1
+    mtime_ns: int = -1
+    ino: int = -1
 
 
 @dataclass
@@ -211,11 +243,15 @@ class TransferStats:
     already: int = 0
     cleaned: int = 0
     total: int = 0
+    rehashed: int = 0  # delivered files hashed again after the move
+    #: the moves held back: their source changed after its check
+    held: list[Move] = field(default_factory=list)
     dirs: set[Path] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, int]:
         return {"moved": self.moved, "copied": self.copied, "already": self.already,
-                "cleaned": self.cleaned, "total": self.total}
+                "cleaned": self.cleaned, "total": self.total, "rehashed": self.rehashed,
+                "held": len(self.held)}
 
 
 def _err(exc: OSError) -> str:
@@ -242,8 +278,7 @@ class Journal:
                 f"An interrupted transfer's journal is at {path}; finish it first."
             )
         journal = cls(path, root, moves, payload)
-        for stale in path.parent.glob(f"{TMP_PREFIX}{path.name}.*"):
-            stale.unlink()  # a journal a killed run did not finish writing
+        remove_stale_temps(path)  # a journal a killed run did not finish writing
         head = {
             "schema": JOURNAL_SCHEMA,
             "kind": "farm-transfer-journal",
@@ -283,7 +318,7 @@ class Journal:
                 raise ValueError("not a transfer journal")
             if int(doc.get("schema", 0)) > JOURNAL_SCHEMA:
                 raise ValueError(f"schema {doc['schema']} is newer than this farm")
-            moves = [Move(str(s), str(d), str(h), int(n)) for s, d, h, n in doc["moves"]]
+            moves = [_row(r) for r in doc["moves"]]
             payload = doc.get("payload") or {}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise TransferError(
@@ -301,6 +336,13 @@ class Journal:
             label: str = "Moving files") -> TransferStats:
         """Carry out (or finish) every move, in order. Safe to run again after any failure."""
         return _Mover(self, ops, progress or Progress()).run(label)
+
+
+def _row(row: Any) -> Move:
+    """A move as a journal stores it: 4 values (schema 1) or 6."""
+    if not isinstance(row, list) or len(row) not in (4, 6):
+        raise ValueError(f"a move is not a list of 4 or 6 values: {row!r:.80}")
+    return Move(str(row[0]), str(row[1]), str(row[2]), *(int(x) for x in row[3:]))
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -380,9 +422,15 @@ class _Mover:
                     self._copy(m, src, dst)
                     return
             else:
-                self.stats.moved += 1
                 self._dirs.add(src_dir)
                 self._dirs.add(dst_dir)
+                if m.sha256:  # the check of _delivered, its common case inline
+                    st = ops.lstat(dst)
+                    if (st is None or st.st_mtime_ns != m.mtime_ns or m.mtime_ns < 0
+                            or st.st_size != m.size or st.st_ino != m.ino) and (
+                            not self._delivered(m, src, dst)):
+                        return
+                self.stats.moved += 1
                 return
         elif ops.lstat(dst) is None and ops.lstat(src) is not None:
             self._copy(m, src, dst)
@@ -405,7 +453,12 @@ class _Mover:
         ops = self.ops
         s, d = ops.lstat(src), ops.lstat(dst)
         tmp = self._tmp(dst)
-        if d is not None and (s is None or self._refilled(m, src)):
+        if d is not None and s is None:
+            # A rename is checked as after any rename; a copy was hashed as it was made.
+            if (not m.sha256 or not self._same_dev(_split(src)[0], _split(dst)[0])
+                    or self._delivered(m, src, dst)):
+                self.stats.already += 1
+        elif d is not None and self._refilled(m, src):
             self.stats.already += 1
         elif d is not None and s is not None:
             if (s.st_dev, s.st_ino) != (d.st_dev, d.st_ino):
@@ -422,8 +475,9 @@ class _Mover:
         elif s is not None:
             if self._same_dev(_split(src)[0], _split(dst)[0]):
                 ops.move(src, dst)
-                self.stats.moved += 1
                 self._dirs.update((_split(src)[0], _split(dst)[0]))
+                if not m.sha256 or self._delivered(m, src, dst):
+                    self.stats.moved += 1
             else:
                 self._copy(m, src, dst)
         elif (ops.lstat(tmp) is not None and m.sha256
@@ -438,6 +492,36 @@ class _Mover:
             )
         if ops.lstat(tmp) is not None and ops.lstat(dst) is not None:
             ops.unlink(tmp)  # a copy left by a killed run, after the move completed
+
+    def _delivered(self, m: Move, src: str, dst: str) -> bool:
+        """Whether the file just moved to ``dst`` is the content ``m`` was checked with; if
+        not, it goes back to ``src`` and the move is held back (see the module)."""
+        st = self.ops.lstat(dst)
+        if st is None:
+            raise FileNotFoundError(errno.ENOENT, "vanished right after it was moved", dst)
+        if (m.mtime_ns >= 0 and st.st_mtime_ns == m.mtime_ns and st.st_size == m.size
+                and st.st_ino == m.ino):
+            return True
+        self.stats.rehashed += 1
+        digest, size = sha256_file(Path(dst), self.ops)
+        if digest == m.sha256 and (m.size < 0 or size == m.size):
+            return True
+        self._hold(src, dst)
+        return False
+
+    def _hold(self, src: str, dst: str) -> None:
+        """Put a changed file back under its source name (or, if a new file took that name
+        meanwhile, beside it as ``<name>.changed``): it is not delivered by this move."""
+        back = src
+        n = 0
+        while True:
+            try:
+                self.ops.move(dst, back)
+                break
+            except FileExistsError:
+                n += 1
+                back = f"{src}.changed" + (f"-{n}" if n > 1 else "")
+        self.stats.held.append(self.j.moves[self._current])
 
     def _refilled(self, m: Move, src: str) -> bool:
         """Whether a later move of the journal has already put a new file at this move's
@@ -471,10 +555,10 @@ class _Mover:
                 written = os.fstat(w.fileno()).st_size
             digest = h.hexdigest()
             if (m.sha256 and digest != m.sha256) or (m.size >= 0 and size != m.size):
-                raise TransferError(
-                    f"{m.src} changed since it was checked (its SHA-256 no longer matches); "
-                    "nothing was moved for it. Check the file and run the command again."
-                )
+                # Changed since it was checked: the source stays, the copy goes.
+                ops.unlink(tmp)
+                self.stats.held.append(self.j.moves[self._current])
+                return
             if written != size:
                 raise OSError(errno.EIO, f"wrote {written} bytes of {size}")
             if ops.lstat(dst) is not None:
@@ -521,8 +605,9 @@ def transfer(moves: Sequence[Move], root: Path, journal_path: Path,
     journal = Journal.create(journal_path, root, moves, payload, ops)
     new = journal.run(ops, progress)
     journal.remove(ops)
-    for k in ("moved", "copied", "already", "cleaned", "total"):
+    for k in ("moved", "copied", "already", "cleaned", "total", "rehashed"):
         setattr(new, k, getattr(new, k) + getattr(stats, k))
+    new.held[:0] = stats.held
     return new
 
 

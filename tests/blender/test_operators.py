@@ -3,6 +3,7 @@ what it does on the farm and in ``WindowManager.farm``, and how it reports failu
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,33 @@ def test_harvest_then_archive_a_finished_release(
     assert bpy.ops.farm.archive_release(release="spring") == {"FINISHED"}
     assert volume.archive_path("spring").is_file()
     assert "Archived spring" in configured.state.status_line
+
+
+@pytest.mark.emulator(worker="instant")
+def test_harvest_with_a_frame_rewritten_meanwhile_warns(
+    configured: Farm, emulator: Emulator, volume: Volume, blend_copy: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A frame re-rendered between the check and its move is held back in out/; the status
+    line says which, as a warning, and the other frames are delivered."""
+    plan(emulator, volume, "spring", blend_copy("simple", "a/chair.blend"))
+    emulator.run_worker()
+    file_ops = sys.modules[f"{configured.module}.core.transfer"].FileOps
+    original = file_ops.move
+
+    def move(self: Any, src: Any, dst: Any) -> None:
+        if str(src).endswith("000003.png"):
+            with open(src, "ab") as f:
+                f.write(b"a worker writing the frame again")
+        original(self, src, dst)
+
+    monkeypatch.setattr(file_ops, "move", move)
+    bpy = configured.bpy
+    assert bpy.ops.farm.harvest_release(release="spring") == {"FINISHED"}
+    assert len(list(volume.dist_dir("spring").rglob("*.png"))) == 11
+    line = configured.state.status_line
+    assert "11 frame(s) delivered" in line and "job 'chair' frames 3" in line, line
+    assert (volume.job_out_dir("spring", "chair") / "000003.png").is_file()
 
 
 def test_harvest_of_an_unfinished_or_unknown_release_fails_cleanly(

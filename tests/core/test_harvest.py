@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from farm_addon.core.record import JobRecord, RecordStore
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings
 from farm_addon.core.submit import submit_pending
-from farm_addon.core.transfer import TransferError
+from farm_addon.core.transfer import FileOps, TransferError
 from farm_addon.core.volume import Volume
 from tests.core.faulty import FaultyOps
 from tests.emulator import Emulator
@@ -318,6 +319,85 @@ def test_full_disk_then_rerun(farm: Farm, tmp_path: Path, cross: bool) -> None:
     assert sorted(i["name"] for i in doc["files"]) == sorted(
         p.name for p in farm.dist("spring").glob("*.png"))
     assert len(doc["files"]) == 24
+
+
+NEW_RENDER = png_bytes(8, 8, (9, 9, 9))
+
+
+class RerenderOnMove(FileOps):
+    """A worker re-renders ``frame`` (in place, as Blender writes) after the harvest checked
+    it, just before it is moved."""
+
+    def __init__(self, frame: str = "chair-oak/000005.png") -> None:
+        self.frame = frame
+        self.done = False
+
+    def move(self, src: Any, dst: Any) -> None:
+        if not self.done and str(src).endswith(self.frame):
+            with open(src, "r+b") as f:
+                f.truncate(0)
+                f.write(NEW_RENDER)
+            self.done = True
+        super().move(src, dst)
+
+
+@pytest.mark.parametrize("aged", [True, False], ids=["rendered-long-ago", "rendered-just-now"])
+def test_frame_rewritten_between_check_and_move_is_held(farm: Farm, aged: bool) -> None:
+    """The frame is not delivered with the checksum it no longer has: it stays in out/ with
+    its new content, the other 23 are delivered, and the next harvest delivers it. Frames
+    modified long before the check are compared by inode, size and time (one hashed again:
+    the changed one); frames modified just before it are all hashed again after the move."""
+    farm.plan("spring", CHAIRS)
+    if aged:
+        old = time.time_ns() - 3600 * 10**9
+        for p in farm.volume.root.joinpath("releases").rglob("*.png"):
+            os.utime(p, ns=(old, old))
+    result = harvest_release(farm.volume, farm.client, "spring", ops=RerenderOnMove())
+    src = "releases/spring/out/chair-oak/000005.png"
+    assert result.held == [("chair-oak", 5, src)]
+    assert result.rehashed == (1 if aged else 24)
+    assert result.delivered == 23 and src not in [m[0] for m in result.mapping]
+    assert "1 frame(s) changed on disk" in result.held_message()
+    assert "job 'chair-oak' frames 5" in result.held_message()
+    assert (farm.volume.root / src).read_bytes() == NEW_RENDER
+    doc = load_manifest(farm.volume, "spring")
+    assert len(doc["files"]) == 23 and all(i["source"] != src for i in doc["files"])
+    assert RecordStore(farm.volume).load("spring").harvests[-1].files == 23
+    assert not (farm.volume.release_dir("spring") / JOURNAL_NAME).exists()
+
+    again = harvest_release(farm.volume, farm.client, "spring")
+    assert again.delivered == 1 and again.held == [] and again.already == 23
+    doc = load_manifest(farm.volume, "spring")
+    five = [i for i in doc["files"] if i["source"] == src]
+    assert [i["sha256"] for i in five] == [hashlib.sha256(NEW_RENDER).hexdigest()]
+    assert (farm.dist("spring") / five[0]["name"]).read_bytes() == NEW_RENDER
+
+
+def test_cli_harvest_with_a_held_frame(farm: Farm, farm_cli: Callable[..., int],
+                                      capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 1 (the delivery is not complete), the frame named, and the way on."""
+    farm.plan("spring", CHAIRS)
+    original = FileOps.move
+    hook = RerenderOnMove("chair-ash/000002.png")
+
+    def move(self: FileOps, src: Any, dst: Any) -> None:
+        if not hook.done and str(src).endswith(hook.frame):
+            Path(src).write_bytes(NEW_RENDER)
+            hook.done = True
+        original(self, src, dst)
+
+    monkeypatch.setattr(FileOps, "move", move)  # the CLI uses the default file layer
+    assert farm_cli("harvest", "release", "spring") == 1
+    io = capsys.readouterr()
+    assert "Delivered 23 frame(s)" in io.out
+    assert "farm: error: 1 frame(s) changed on disk" in io.err
+    assert "job 'chair-ash' frames 2" in io.err
+    assert "farm harvest release spring` again" in io.err
+    monkeypatch.undo()
+    assert farm_cli("--json", "harvest", "release", "spring") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] and doc["delivered"] == 1 and doc["held"] == []
 
 
 def test_cancel_during_moves_then_rerun(farm: Farm) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -86,14 +87,161 @@ def test_exdev_falls_back_to_copy(tmp_path: Path) -> None:
     assert_done(tmp_path, moves)
 
 
-def test_changed_source_is_not_moved(tmp_path: Path) -> None:
-    moves = make_files(tmp_path, 2)
-    (tmp_path / moves[1].src).write_bytes(b"changed")
-    with pytest.raises(TransferError, match="changed since it was checked"):
-        transfer(moves, tmp_path, tmp_path / "j.json", ops=CrossOps())
-    assert (tmp_path / moves[1].src).read_bytes() == b"changed"
+def stamped(root: Path, moves: list[Move]) -> list[Move]:
+    """The moves with their sources' mtime and inode, as a harvest records them."""
+    out = []
+    for m in moves:
+        st = os.stat(root / m.src)
+        out.append(m._replace(mtime_ns=st.st_mtime_ns, ino=st.st_ino))
+    return out
+
+
+class ChangeBeforeMove(FileOps):
+    """Someone rewrites source number ``at`` just before farm renames (or copies) it."""
+
+    def __init__(self, at: int, data: bytes = b"rewritten by someone else",
+                 cross: bool = False, keep_time: bool = False) -> None:
+        self.at, self.data, self.cross, self.keep_time = at, data, cross, keep_time
+        self.seen = 0
+        self.changed: str | None = None
+
+    def same_device(self, src_dir: Path, dst_dir: Path) -> bool:
+        return not self.cross and super().same_device(src_dir, dst_dir)
+
+    def _maybe_change(self, src: Any) -> None:
+        if "/out/" not in str(src):
+            return
+        self.seen += 1
+        if self.seen == self.at:
+            st = os.stat(src)
+            with open(src, "r+b") as f:  # in place: the same inode
+                f.truncate(0)
+                f.write(self.data)
+            if self.keep_time:  # a rewrite in the same tick of the clock as the last one
+                os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+            self.changed = str(src)
+
+    def move(self, src: Any, dst: Any) -> None:
+        self._maybe_change(src)
+        super().move(src, dst)
+
+    def open_read(self, path: Any) -> Any:
+        self._maybe_change(path)
+        return super().open_read(path)
+
+
+@pytest.mark.parametrize("cross", [False, True], ids=["rename", "copy"])
+def test_source_changed_before_its_move_is_held_back(tmp_path: Path, cross: bool) -> None:
+    """A file rewritten between its check (the hash in the move) and its move is not
+    delivered: it stays under its source name with its new content, the others go, and the
+    stats name it."""
+    moves = stamped(tmp_path, make_files(tmp_path, 6))
+    ops = ChangeBeforeMove(3, cross=cross)
+    stats = transfer(moves, tmp_path, tmp_path / "j.json", ops=ops)
+    assert stats.held == [moves[2]]
+    assert ops.changed == str(tmp_path / moves[2].src)
+    assert (tmp_path / moves[2].src).read_bytes() == b"rewritten by someone else"
+    assert not (tmp_path / moves[2].dst).exists()
+    others = moves[:2] + moves[3:]
+    assert_done(tmp_path, others)
+    assert stats.moved + stats.copied == 5
+    assert not (tmp_path / "j.json").exists()
+
+
+def test_rewrite_that_keeps_size_and_time_is_caught_when_unstamped(tmp_path: Path) -> None:
+    """The racy case: same inode, same size, same modification time, other bytes. A move
+    with its stamp cannot see it (which is why a harvest leaves the stamp out for frames
+    modified just before their check); without the stamp the file is hashed again."""
+    moves = make_files(tmp_path, 3)
+    same_size = bytes(reversed((tmp_path / moves[1].src).read_bytes()))
+    stats = transfer(stamped(tmp_path, moves), tmp_path, tmp_path / "a.json",
+                     ops=ChangeBeforeMove(2, same_size, keep_time=True))
+    assert stats.held == [] and stats.rehashed == 0  # invisible with a stamp
+    assert (tmp_path / moves[1].dst).read_bytes() == same_size
+
+    moves = make_files(tmp_path / "b", 3)
+    same_size = bytes(reversed((tmp_path / "b" / moves[1].src).read_bytes()))
+    stats = transfer(moves, tmp_path / "b", tmp_path / "b.json",
+                     ops=ChangeBeforeMove(2, same_size, keep_time=True))
+    assert [m.src for m in stats.held] == [moves[1].src] and stats.rehashed == 3
+    assert (tmp_path / "b" / moves[1].src).read_bytes() == same_size
+
+
+def test_stamped_moves_are_not_hashed_again(tmp_path: Path) -> None:
+    moves = stamped(tmp_path, make_files(tmp_path, 8))
+    stats = transfer(moves, tmp_path, tmp_path / "j.json")
+    assert stats.moved == 8 and stats.rehashed == 0 and stats.held == []
+    assert_done(tmp_path, moves)
+
+
+def test_touched_but_unchanged_file_is_delivered(tmp_path: Path) -> None:
+    """A new modification time alone (a backup tool, `touch`) costs a hash, not a hold."""
+    moves = stamped(tmp_path, make_files(tmp_path, 3))
+    os.utime(tmp_path / moves[0].src, ns=(1, 1))
+    stats = transfer(moves, tmp_path, tmp_path / "j.json")
+    assert stats.held == [] and stats.rehashed == 1
+    assert_done(tmp_path, moves)
+
+
+def test_held_file_whose_name_was_taken_goes_beside_it(tmp_path: Path) -> None:
+    """The file changed and, by the time it would go back, a new file took its name (a
+    worker writing the frame again): both are kept in the source folder."""
+
+    class Refill(FileOps):
+        def move(self, src: Any, dst: Any) -> None:
+            super().move(src, dst)
+            if "/out/" in str(src) and str(src).endswith("000001.png"):
+                with open(dst, "ab") as f:
+                    f.write(b"appended while moving")
+                Path(src).write_bytes(b"the new render")
+
+    moves = stamped(tmp_path, make_files(tmp_path, 3))
+    stats = transfer(moves, tmp_path, tmp_path / "j.json", ops=Refill())
+    assert stats.held == [moves[1]]
+    src = tmp_path / moves[1].src
+    assert src.read_bytes() == b"the new render"
+    assert Path(f"{src}.changed").read_bytes().endswith(b"appended while moving")
     assert not (tmp_path / moves[1].dst).exists()
-    assert not list(tmp_path.rglob(f"{TMP_PREFIX}*"))
+
+
+def test_killed_after_moving_a_changed_file_holds_it_on_resume(tmp_path: Path) -> None:
+    """Killed between the rename and the check: the rerun of the journal finds the changed
+    file delivered, checks it as it would have, and puts it back."""
+    moves = stamped(tmp_path, make_files(tmp_path, 3))
+    journal = Journal.create(tmp_path / "j.json", tmp_path, moves)
+    dst = tmp_path / moves[0].dst
+    dst.parent.mkdir(parents=True)
+    os.rename(tmp_path / moves[0].src, dst)
+    with open(dst, "ab") as f:
+        f.write(b"changed")
+    stats = Journal.load(journal.path, tmp_path).run()  # type: ignore[union-attr]
+    assert stats.held == [moves[0]]
+    assert (tmp_path / moves[0].src).read_bytes().endswith(b"changed")
+    assert not dst.exists()
+    assert_done(tmp_path, moves[1:])
+    # Once more: the same outcome (the move is held again, nothing else happens).
+    again = Journal.load(journal.path, tmp_path).run()  # type: ignore[union-attr]
+    assert again.held == [moves[0]] and again.moved == 0 and again.already == 2
+
+
+def test_schema_1_journal_is_read(tmp_path: Path) -> None:
+    """A journal written before moves carried stamps (4 values a move) still runs."""
+    moves = make_files(tmp_path, 2)
+    doc = {"schema": 1, "kind": "farm-transfer-journal", "payload": {},
+           "moves": [list(m[:4]) for m in moves]}
+    (tmp_path / "j.json").write_text(json.dumps(doc))
+    loaded = Journal.load(tmp_path / "j.json", tmp_path)
+    assert loaded is not None and loaded.moves == moves
+    stats = loaded.run()
+    assert stats.moved == 2 and stats.rehashed == 2
+    assert_done(tmp_path, moves)
+
+
+def test_journal_rows_of_the_wrong_length_are_damage(tmp_path: Path) -> None:
+    doc = {"schema": 2, "kind": "farm-transfer-journal", "moves": [["a", "b", "", -1, 5]]}
+    (tmp_path / "j.json").write_text(json.dumps(doc))
+    with pytest.raises(TransferError, match=r"damaged.*4 or 6 values"):
+        Journal.load(tmp_path / "j.json", tmp_path)
 
 
 def test_never_overwrites_other_content(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ invariants: nothing lost, nothing submitted twice, the records match the Manager
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -18,19 +19,22 @@ from typing import Any
 
 from farm_addon.core.errors import FarmError
 from farm_addon.core.flamenco import FlamencoClient
-from farm_addon.core.harvest import harvest_release
+from farm_addon.core.harvest import harvest_release, load_manifest
 from farm_addon.core.plan import PlanRequest, plan_release
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings
 from farm_addon.core.transfer import FileOps
 from tests.emulator.faults import Fault
+from tests.emulator.pngwrite import png_bytes
 from tests.robust.crash import Before, rendered
 from tests.robust.lab import (
+    Inventory,
     Lab,
     frames_exactly_once,
     no_temporary_files,
     records_match_manager,
     release_files,
+    sha,
 )
 
 Answer = dict[str, Any]
@@ -333,44 +337,68 @@ def version_changed_mid_command(lab: Lab) -> list[str]:
     return problems + settled(lab, before, lab.plan_argv() if answer["code"] else None)
 
 
-def frame_changed_during_harvest(lab: Lab) -> list[str]:
-    """Someone rewrites a frame while a harvest copies the frames to another file system: the
-    copy is checked against the checksum read before, so the harvest stops with a clear error
-    and nothing is lost; once the file is put back, the same command finishes."""
+def _frame_changed_during_harvest(lab: Lab, cross: bool) -> list[str]:
+    """Someone re-renders a frame (a new, valid PNG, in place) after the harvest checked it
+    and before it is moved (renamed on one file system, copied to another): that frame is
+    held back in out/ with its new content, everything else is delivered, the manifest lists
+    only what was delivered, the CLI says which frame and exits 1; the next harvest delivers
+    the new frame with its own checksum."""
     rendered(lab)
     before = _before(lab)
-    reads: list[str] = []
-    changed: dict[str, bytes] = {}
+    new_png = png_bytes(8, 8, (1, 2, 3))
+    changed: list[str] = []
 
     class ChangingOps(FileOps):
         def same_device(self, src_dir: Path, dst_dir: Path) -> bool:
-            return False  # dist/ on another file system: copy, verify, remove
+            return not cross and super().same_device(src_dir, dst_dir)
+
+        def _change(self, path: Any) -> None:
+            if f"{os.sep}out{os.sep}" in str(path):
+                changed.append(str(path))
+                if len(changed) == 3:
+                    with open(path, "r+b") as f:  # in place, as Blender writes
+                        f.truncate(0)
+                        f.write(new_png)
+
+        def move(self, src: Any, dst: Any) -> None:
+            self._change(src)
+            super().move(src, dst)
 
         def open_read(self, path: Any) -> Any:
-            if f"{os.sep}out{os.sep}" in str(path):
-                reads.append(str(path))
-                if len(reads) == 3:
-                    changed[str(path)] = Path(path).read_bytes()
-                    Path(path).write_bytes(changed[str(path)] + b"someone else")
+            self._change(path)
             return super().open_read(path)
 
     problems: list[str] = []
     with _client_session(lab) as session:
-        try:
-            harvest_release(lab.volume, session.client, lab.release, ops=ChangingOps())
-            problems.append("a frame changed during the harvest went unnoticed")
-        except FarmError as exc:
-            if "changed since it was checked" not in str(exc):
-                problems.append(f"unclear message: {exc}")
-    (path, data), = changed.items()
-    rel = os.path.relpath(path, lab.volume.root)
-    after = lab.inventory()
-    if after.frames.get(rel) is None:
-        problems.append(f"the changed frame {rel} is not where it was")
+        result = harvest_release(lab.volume, session.client, lab.release, ops=ChangingOps())
+    path = changed[2]
+    rel = Path(path).relative_to(lab.volume.root).as_posix()
+    if [s for _j, _f, s in result.held] != [rel]:
+        problems.append(f"held back {result.held}, expected only {rel}")
+    if "changed on disk while the harvest ran" not in result.held_message():
+        problems.append(f"unclear message: {result.held_message()!r}")
+    if Path(path).read_bytes() != new_png:
+        problems.append(f"the changed frame {rel} is not in out/ with its new content")
+    doc = load_manifest(lab.volume, lab.release)
+    if any(item["source"] == rel for item in doc["files"]):
+        problems.append("the manifest lists the frame that was held back")
     kept = {p: d for p, d in before.inventory.frames.items() if p != rel}
-    problems += frames_exactly_once(kept, after)
-    Path(path).write_bytes(data)  # put back; the same command then finishes
-    return problems + settled(lab, before, ["harvest", "release", lab.release])
+    problems += frames_exactly_once(kept, lab.inventory())
+    problems += settled(lab, dataclasses.replace(before, inventory=Inventory(kept, [])),
+                        ["harvest", "release", lab.release])
+    doc = load_manifest(lab.volume, lab.release)
+    items = [i for i in doc["files"] if i["source"] == rel]
+    if [i["sha256"] for i in items] != [sha(new_png)]:
+        problems.append(f"the rerun did not deliver the new frame with its checksum: {items}")
+    return problems
+
+
+def frame_changed_during_harvest(lab: Lab) -> list[str]:
+    return _frame_changed_during_harvest(lab, cross=False)
+
+
+def frame_changed_during_cross_fs_harvest(lab: Lab) -> list[str]:
+    return _frame_changed_during_harvest(lab, cross=True)
 
 
 SCENARIOS: dict[str, Callable[[Lab], list[str]]] = {
@@ -393,6 +421,8 @@ SCENARIOS: dict[str, Callable[[Lab], list[str]]] = {
     "older Manager between commands": older_version_between_commands,
     "Manager version changed mid-command": version_changed_mid_command,
     "a frame changed during a harvest": frame_changed_during_harvest,
+    "a frame changed during a harvest to another file system":
+        frame_changed_during_cross_fs_harvest,
 }
 
 

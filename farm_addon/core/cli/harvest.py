@@ -70,6 +70,8 @@ def _report(ctx: Context, result: HarvestResult) -> None:
     else:
         ctx.say(f"Nothing to harvest: {result.already} frame(s) were already delivered to "
                 f"{result.dist}.")
+    if result.held:
+        ctx.error(result.held_message())
     if result.skipped:
         ctx.say("Not harvested (incomplete):")
         ctx.say(table([(c.name, c.revision, c.status or "not submitted",
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             return exc.exit_code
         raise
     if ctx.json:
-        ctx.emit_json({"ok": True, **result.as_dict()})
+        ctx.emit_json({"ok": not result.held, **result.as_dict()})
     else:
         _report(ctx, result)
-    return 0
+    return 1 if result.held else 0  # held-back frames: the delivery is not complete
