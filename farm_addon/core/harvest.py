@@ -743,9 +743,12 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
                                      save)
     result.rehashed += rehashed
     if held:
-        result.held += held
         gone = {src for _, _, src in held}
         result.mapping = [x for x in result.mapping if x[0] not in gone]
+    if result.held:  # held back by the interrupted harvest, and delivered by this one
+        now_delivered = {(job, frame) for _s, _n, job, frame in result.mapping}
+        result.held = [h for h in result.held if h[:2] not in now_delivered]
+    result.held += held
     result.seconds = time.perf_counter() - started
     return result
 

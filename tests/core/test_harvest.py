@@ -440,6 +440,71 @@ def test_killed_harvest_is_finished_by_the_next(farm: Farm, step: int) -> None:
     assert not (farm.volume.release_dir("spring") / JOURNAL_NAME).exists()
 
 
+class RerenderThenKill(FaultyOps):
+    """chair-oak frame 5 is re-rendered just before its move, and the harvest is killed at
+    the ``n``-th file operation (the move back of that frame included)."""
+
+    back_at = 0  # the number of the operation that moves the frame back
+
+    def move(self, src: Path, dst: Path) -> None:
+        if str(src).endswith("chair-oak/000005.png"):
+            Path(src).write_bytes(NEW_RENDER)
+        if "/dist/" in str(src):
+            self.back_at = self.calls + 1
+        super().move(src, dst)
+
+
+def test_count_of_operations_with_a_rerendered_frame(farm: Farm) -> None:
+    """The operations the next test kills at: the journal's write, 24 moves, the held frame's
+    move back, the manifest's write, the record's."""
+    farm.plan("spring", CHAIRS)
+    counter = RerenderThenKill({"*"}, 10**9)
+    result = harvest_release(farm.volume, farm.client, "spring", ops=counter)
+    assert [h[:2] for h in result.held] == [("chair-oak", 5)]
+    assert counter.calls == KILL_COUNT
+    assert counter.back_at in KILL_STEPS  # killed at the move back too
+
+
+KILL_COUNT = 30
+KILL_STEPS = [2, 5, 8, 10, 11, 12, 13, 16, 24, 27, 28, 29, 30]
+
+
+@pytest.mark.parametrize("step", KILL_STEPS)
+def test_killed_harvest_holding_a_frame_is_finished_by_the_next(farm: Farm, step: int) -> None:
+    """kill -9 anywhere in a harvest that holds a re-rendered frame back; the next harvest
+    finishes the journal (holding it back again) and then checks and delivers the new
+    render: 24 frames in the manifest, each with the checksum of the file delivered."""
+    farm.plan("spring", CHAIRS)
+    before = farm.snapshot()
+    farm.session.close()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            harvest_release(farm.volume, farm.session.client, "spring",
+                            ops=RerenderThenKill({"*"}, step, action=lambda: os._exit(9)))
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 9
+    result = harvest_release(farm.volume, farm.client, "spring")
+    assert result.held == []
+    five = "releases/spring/out/chair-oak/000005.png"
+    kept = {k: v for k, v in before.items() if k != five}
+    after = farm.snapshot()
+    digests = sorted(hashlib.sha256(b).hexdigest() for b in after.values())
+    assert digests == sorted(
+        [hashlib.sha256(b).hexdigest() for b in kept.values()]
+        + [hashlib.sha256(after_five).hexdigest() for after_five in
+           [b for b in after.values() if b in (NEW_RENDER, before[five])][:1]])
+    doc = load_manifest(farm.volume, "spring")
+    assert len(doc["files"]) == 24
+    for item in doc["files"]:
+        data = (farm.dist("spring") / item["name"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == item["sha256"], item["name"]
+    assert not list(farm.volume.root.rglob(".farm-tmp-*"))
+    assert not (farm.volume.release_dir("spring") / JOURNAL_NAME).exists()
+
+
 # --- replaced jobs --------------------------------------------------------------------------
 
 def _replace(farm: Farm, release: str, job: str) -> None:
