@@ -169,9 +169,12 @@ def test_built_zip_installs_into_real_blender(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["--manager", "http://m:1", "--volume", "/v", "--json", "--yes", "--dry-run", "-v", "status"],
-    ["status", "--manager", "http://m:1", "--volume", "/v", "--json", "--yes", "--dry-run", "-v"],
-    ["--manager", "http://m:1", "--json", "-v", "status", "--volume", "/v", "--yes", "--dry-run"],
+    ["--manager", "http://m:1", "--volume", "/v", "--json", "--yes", "--dry-run", "-v",
+     "--timeout", "7.5", "status"],
+    ["status", "--manager", "http://m:1", "--volume", "/v", "--json", "--yes", "--dry-run", "-v",
+     "--timeout", "7.5"],
+    ["--manager", "http://m:1", "--json", "-v", "--timeout", "7.5", "status", "--volume", "/v",
+     "--yes", "--dry-run"],
 ])
 def test_global_options_before_or_after_the_verb(argv: list[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,9 +183,11 @@ def test_global_options_before_or_after_the_verb(argv: list[str],
 
     monkeypatch.setenv("FARM_MANAGER_URL", "http://from-env:9")
     monkeypatch.setenv("FARM_VOLUME", "/from-env")
+    monkeypatch.setenv("FARM_TIMEOUT", "not even a number")  # the option wins: not read
     ctx = Context.from_args(build_parser().parse_args(argv))
     assert ctx.settings.manager_url == "http://m:1"  # the option wins over the environment
     assert str(ctx.settings.volume) == "/v"
+    assert ctx.settings.timeout == 7.5 and ctx.settings.client_timeout == (3.05, 7.5)
     assert (ctx.json, ctx.yes, ctx.dry_run, ctx.verbosity) == (True, True, True, 1)
 
 
@@ -192,7 +197,9 @@ def test_environment_fills_what_options_leave_out(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setenv("FARM_MANAGER_URL", "http://from-env:9")
     monkeypatch.setenv("FARM_VOLUME", "/from-env")
+    monkeypatch.setenv("FARM_TIMEOUT", "2")
     ctx = Context.from_args(build_parser().parse_args(["status", "-q"]))
+    assert ctx.settings.timeout == 2.0 and ctx.settings.client_timeout == (2.0, 2.0)
     assert ctx.settings.manager_url == "http://from-env:9"
     assert str(ctx.settings.volume) == "/from-env"
     assert (ctx.json, ctx.yes, ctx.dry_run, ctx.verbosity) == (False, False, False, -1)

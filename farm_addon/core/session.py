@@ -56,7 +56,8 @@ class FarmSession:
         """The client, after a handshake that refuses an incompatible Manager."""
         with self._lock:
             if self._client is None:
-                self._client = FlamencoClient(self.settings.manager_url)
+                self._client = FlamencoClient(self.settings.manager_url,
+                                              timeout=self.settings.client_timeout)
             client = self._client
         try:
             client.handshake().require_compatible()

@@ -627,6 +627,32 @@ def test_cli_harvest(farm: Farm, farm_cli: Callable[..., int], tmp_path: Path,
     assert "There is no release 'nope'" in capsys.readouterr().err
 
 
+def test_cli_timeout_option_and_environment(farm: Farm, farm_cli: Callable[..., int],
+                                           capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """--timeout (or FARM_TIMEOUT) bounds each wait for the Manager; a bad value is refused
+    before anything is asked, naming where it came from."""
+    farm.plan("spring", CHAIRS)
+    farm.emu.faults.add(method="GET", path="/api/v3/version", kind="latency", count=20,
+                        seconds=1.5)
+    started = time.monotonic()
+    code = farm_cli("--timeout", "0.3", "harvest", "release", "spring")
+    err = capsys.readouterr().err
+    assert code != 0 and "did not answer within 0.3 s" in err, err
+    assert time.monotonic() - started < 10
+    assert not farm.dist("spring").exists()
+    farm.emu.faults.clear()
+
+    monkeypatch.setenv("FARM_TIMEOUT", "soon")
+    assert farm_cli("status") == 2
+    err = capsys.readouterr().err
+    assert "FARM_TIMEOUT 'soon' is not a number of seconds" in err and "FARM_TIMEOUT=60" in err
+    assert farm_cli("--timeout", "0", "status") == 2
+    assert "--timeout '0' is not a number of seconds" in capsys.readouterr().err
+    monkeypatch.setenv("FARM_TIMEOUT", "45")
+    assert farm_cli("harvest", "release", "spring") == 0
+
+
 def test_cli_harvest_incomplete_json(farm: Farm, farm_cli: Callable[..., int],
                                      capsys: pytest.CaptureFixture[str]) -> None:
     farm.plan("spring", CHAIRS)

@@ -1,7 +1,7 @@
 """Manager faults: timeouts, 503 with Retry-After, 500s, connections dropped before or after
 the request was handled, a Manager restarted mid-command, a Manager that answers with another
 version. Each scenario runs a real command (the `farm` CLI through the fork server, or the
-core API where the CLI has no knob, like the client's timeout), then checks that it failed
+core API where a test needs a hook in the file layer), then checks that it failed
 clearly or succeeded, then runs the command again without the fault and checks the
 invariants: nothing lost, nothing submitted twice, the records match the Manager.
 """
@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from farm_addon.core.errors import FarmError
 from farm_addon.core.flamenco import FlamencoClient
 from farm_addon.core.harvest import harvest_release, load_manifest
-from farm_addon.core.plan import PlanRequest, plan_release
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings
 from farm_addon.core.transfer import FileOps
@@ -181,41 +179,25 @@ def submit_dropped_after_and_listing_down(lab: Lab) -> list[str]:
 
 
 def submit_timeout(lab: Lab) -> list[str]:
-    """The Manager answers after the client's timeout (core API: the CLI's timeout is fixed):
-    the job exists although the client saw an error; the rerun adopts it."""
+    """The Manager answers after the CLI's --timeout: the job exists although the client saw
+    an error; the plan fails clearly or adopts it, and the rerun finishes, nothing doubled."""
     before = _before(lab)
     lab.emu.faults.add(method="POST", path="/api/v3/jobs", kind="latency", count=1, seconds=1.5)
-    problems: list[str] = []
-    with _client_session(lab, timeout=(2.0, 0.4)) as session:
-        try:
-            result = plan_release(session, PlanRequest(
-                release=lab.release, sources=[str(p) for p in lab.sources.values()],
-                cwd=lab.work))
-            if result.ok:
-                problems.append("a timed-out submission was reported as done")
-        except FarmError:
-            pass
-        except Exception as exc:
-            problems.append(f"not a FarmError: {type(exc).__name__}: {exc}")
+    problems = clear(lab.farm(["--timeout", "0.4", *lab.plan_argv()]), 0, 1)
     _wait_for_jobs(lab, len(lab.sources))
     return problems + settled(lab, before, lab.plan_argv())
 
 
 def listing_timeout(lab: Lab) -> list[str]:
-    """Listing the jobs times out during a harvest: a clear error, nothing moved."""
+    """Listing the jobs outlasts the CLI's --timeout during a harvest: a clear error naming
+    the wait, nothing moved."""
     rendered(lab)
     before = _before(lab)
     lab.emu.faults.add(method="GET", path="/api/v3/jobs", kind="latency", count=1, seconds=1.0)
-    problems: list[str] = []
-    with _client_session(lab, timeout=(2.0, 0.3)) as session:
-        try:
-            harvest_release(lab.volume, session.client, lab.release)
-            problems.append("the harvest went on without the Manager's answer")
-        except FarmError as exc:
-            if "did not answer" not in str(exc):
-                problems.append(f"unclear message: {exc}")
-        except Exception as exc:
-            problems.append(f"not a FarmError: {type(exc).__name__}: {exc}")
+    answer = lab.farm(["--timeout", "0.3", "harvest", "release", lab.release])
+    problems = clear(answer, 1)
+    if "did not answer within 0.3 s" not in answer["err"]:
+        problems.append(f"unclear message: {answer['err'][-300:]}")
     problems += frames_exactly_once(before.inventory.frames, lab.inventory())
     if lab.volume.dist_dir(lab.release).exists():
         problems.append("the harvest moved frames without the Manager's answer")

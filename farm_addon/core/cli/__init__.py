@@ -24,7 +24,8 @@ VERB_MODULES: tuple[str, ...] = (
 
 EPILOG = """\
 exit codes: 0 done, 1 the operation failed, 2 bad input or usage.
-environment: FARM_MANAGER_URL, FARM_VOLUME, FARM_PROJECT, FARM_USER_NAME, FARM_USER_EMAIL.
+environment: FARM_MANAGER_URL, FARM_VOLUME, FARM_PROJECT, FARM_USER_NAME, FARM_USER_EMAIL,
+  FARM_TIMEOUT.
 """
 
 
@@ -42,6 +43,9 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
                    help="Flamenco Manager URL (env FARM_MANAGER_URL; default http://localhost:8080)")
     g.add_argument("--volume", metavar="PATH", default=default,
                    help="the farm volume as this machine mounts it (env FARM_VOLUME)")
+    g.add_argument("--timeout", metavar="SECONDS", default=default,
+                   help="wait this long for each answer of the Manager (env FARM_TIMEOUT; "
+                   "default 30)")
     g.add_argument("--json", action="store_true", default=default or False,
                    help="print machine-readable JSON")
     g.add_argument("--yes", "-y", action="store_true", default=default or False,
@@ -81,7 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
-    ctx = Context.from_args(args)
+    try:
+        ctx = Context.from_args(args)
+    except FarmError as exc:
+        print(f"farm: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
     try:
         return int(args.func(args, ctx))
     except FarmError as exc:

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..settings import Settings
+from ..settings import Settings, parse_timeout
 from .term import TerminalProgress
 
 
@@ -25,7 +25,10 @@ class Context:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
-        settings = Settings.from_env(manager_url=args.manager, volume=args.volume)
+        timeout = getattr(args, "timeout", None)
+        settings = Settings.from_env(
+            manager_url=args.manager, volume=args.volume,
+            timeout=None if timeout is None else parse_timeout(timeout))
         verbosity = -1 if args.quiet else int(args.verbose or 0)
         return cls(settings=settings, json=bool(args.json), yes=bool(args.yes),
                    dry_run=bool(args.dry_run), verbosity=verbosity)
