@@ -521,6 +521,10 @@ class _Mover:
             except FileExistsError:
                 n += 1
                 back = f"{src}.changed" + (f"-{n}" if n > 1 else "")
+            except FileNotFoundError:
+                if self.ops.lstat(dst) is None:
+                    raise
+                self.ops.makedirs(Path(_split(src)[0]))  # its folder was removed meanwhile
         self.stats.held.append(self.j.moves[self._current])
 
     def _refilled(self, m: Move, src: str) -> bool:

@@ -204,6 +204,23 @@ def test_held_file_whose_name_was_taken_goes_beside_it(tmp_path: Path) -> None:
     assert not (tmp_path / moves[1].dst).exists()
 
 
+def test_held_file_whose_folder_was_removed_goes_back_into_a_new_one(tmp_path: Path) -> None:
+    class RemoveFolder(FileOps):
+        def move(self, src: Any, dst: Any) -> None:
+            super().move(src, dst)
+            if "/out/" in str(src):
+                with open(dst, "ab") as f:
+                    f.write(b"changed")
+                for p in Path(src).parent.iterdir():  # someone clears the folder
+                    p.rename(tmp_path / p.name)
+                Path(src).parent.rmdir()
+
+    moves = stamped(tmp_path, make_files(tmp_path, 1))
+    stats = transfer(moves, tmp_path, tmp_path / "j.json", ops=RemoveFolder())
+    assert stats.held == [moves[0]]
+    assert (tmp_path / moves[0].src).read_bytes().endswith(b"changed")
+
+
 def test_killed_after_moving_a_changed_file_holds_it_on_resume(tmp_path: Path) -> None:
     """Killed between the rename and the check: the rerun of the journal finds the changed
     file delivered, checks it as it would have, and puts it back."""
