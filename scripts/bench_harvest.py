@@ -26,6 +26,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -213,12 +214,6 @@ def unharvest(volume: Any, record_bytes: bytes) -> None:
     volume.record_path(RELEASE).write_bytes(record_bytes)
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -272,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             assert delivered == args.frames, delivered
             say(f"  mv {mv_runs[-1]:.2f} s, farm {ours_runs[-1]:.2f} s "
                 f"({ours_runs[-1] / mv_runs[-1]:.2f}x)")
-        mv_s, ours_s = median(mv_runs), median(ours_runs)
+        mv_s, ours_s = statistics.median(mv_runs), statistics.median(ours_runs)
         ratio = ours_s / mv_s
         result = {
             "bench": "harvest",

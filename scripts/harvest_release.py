@@ -33,9 +33,10 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
         farm.settings(args), args.release, template=args.template, partial=args.partial,
         dry_run=args.dry_run, progress=_headless.make_progress(farm, args.quiet or args.json),
     )
+    done = 1 if result.held else 0  # frames held back: the delivery is not complete
     if args.json:
         print(_headless.as_json(result))
-        return 0
+        return done
     verb = "Would deliver" if result.dry_run else "Delivered"
     print(f"{verb} {result.delivered} frame(s) of {result.release} to {result.dist}"
           + (f" ({result.already} already there)" if result.already else ""))
@@ -43,7 +44,9 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
         print(f"  skipped {job.describe()}")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return 0
+    if result.held:
+        print(f"farm: error: {result.held_message()}", file=sys.stderr)
+    return done
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # `blender -b FILE --python SCRIPT -- ARGS`, with the `bpy` module: open FILE, then run SCRIPT
 # as __main__ with Blender's argv.
 BLENDER_B = textwrap.dedent("""
-    import runpy, sys
+    import os, runpy, sys
     import bpy
+    exec(os.environ.get("FARM_TEST_PRELUDE", ""))  # a test's hook, run before the script
     blend, script, *args = sys.argv[1:]
     if blend:
         bpy.ops.wm.open_mainfile(filepath=blend)
@@ -47,9 +48,10 @@ Script = Callable[..., Run]
 @pytest.fixture
 def script(emulator: Emulator, volume: Volume, tmp_path: Path) -> Script:
     def run(name: str, *args: str, blend: Path | None = None, cwd: Path | None = None,
-            manager: str | None = None) -> Run:
+            manager: str | None = None, prelude: str = "") -> Run:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FARM_")}
         env.update(FARM_ENV)
+        env["FARM_TEST_PRELUDE"] = prelude
         env["FARM_MANAGER_URL"] = manager or emulator.url
         env["FARM_VOLUME"] = str(volume.root)
         proc = subprocess.run(
@@ -104,6 +106,39 @@ def test_plan_harvest_archive(script: Script, emulator: Emulator, volume: Volume
     assert run.code == 0, run.err
     assert '"release": "spring"' in run.out
     assert volume.archive_path("spring").is_file()
+
+
+# Someone re-renders chair frame 3 (appending to it in place) just before farm moves it.
+RERENDER_DURING_MOVE = textwrap.dedent(f"""
+    sys.path.insert(0, {str(ROOT)!r})
+    from farm_addon.core.transfer import FileOps
+    _move = FileOps.move
+    def _rerender_then_move(self, src, dst):
+        if str(src).endswith("chair/000003.png"):
+            with open(src, "ab") as f:
+                f.write(b"a worker writing the frame again")
+        _move(self, src, dst)
+    FileOps.move = _rerender_then_move
+""")
+
+
+@pytest.mark.emulator(worker="instant")
+def test_harvest_with_a_frame_rewritten_meanwhile_exits_1(
+        script: Script, emulator: Emulator, volume: Volume,
+        blend_copy: Callable[..., Path]) -> None:
+    """The headless harvest says which frame was held back, and exits 1 like `farm`."""
+    folder = blend_copy("simple", "assets/chair.blend").parent
+    assert script("plan_release", "assets", "--release", "spring", cwd=folder.parent).code == 0
+    emulator.run_worker()
+    run = script("harvest_release", "spring", prelude=RERENDER_DURING_MOVE)
+    assert run.code == 1, run.out + run.err
+    assert "Delivered 11 frame(s) of spring" in run.out
+    assert "farm: error: 1 frame(s) changed on disk" in run.err
+    assert "job 'chair' frames 3" in run.err
+    assert (volume.job_out_dir("spring", "chair") / "000003.png").is_file()
+    # The "re-render" left a damaged PNG: the next harvest names it and moves nothing.
+    run = script("harvest_release", "spring")
+    assert run.code == 1 and "truncated PNG (no IEND chunk at the end) 3" in run.err, run.err
 
 
 def test_plan_the_opened_file(script: Script, emulator: Emulator,
