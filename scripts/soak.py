@@ -26,14 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 def double_kills(series: object, lab: object, samples: int, rng: random.Random) -> list[str]:
     """Kill at N, kill the rerun at M, then run to the end; the invariants must hold."""
-    from tests.robust.crash import Before, Series, _extra, check_point
-    from tests.robust.lab import Lab, release_files
+    from tests.robust.crash import Series, check_point, set_up
+    from tests.robust.lab import Lab
 
     assert isinstance(series, Series) and isinstance(lab, Lab)
-    series.prepare(lab)
-    state = lab.capture()
-    argv = series.argv(lab)
-    before = Before(lab.inventory(), release_files(lab), _extra(lab, series.name))
+    state, argv, before = set_up(series, lab)
     total = int(lab.farm(argv).get("ops", 0))
     failures = []
     for _ in range(samples):

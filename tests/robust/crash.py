@@ -25,6 +25,7 @@ from farm_addon.core.harvest import JOURNAL_NAME, load_manifest
 from tests.robust.lab import (
     Inventory,
     Lab,
+    State,
     archive_problems,
     frames_exactly_once,
     no_temporary_files,
@@ -298,17 +299,23 @@ def check_point(lab: Lab, series: Series, before: Before, rerun: Answer) -> list
     return problems
 
 
+def set_up(series: Series, lab: Lab) -> tuple[State, list[str], Before]:
+    """Prepare ``series``'s starting state: the snapshot to restore before each run, the
+    command, and what the invariants compare with."""
+    series.prepare(lab)
+    state = lab.capture()
+    return state, series.argv(lab), Before(lab.inventory(), release_files(lab),
+                                           _extra(lab, series.name))
+
+
 def run_series(series: Series, lab: Lab, points: int = 50,
                report: Callable[[PointResult], None] | None = None) -> SeriesResult:
     """Kill ``series``'s command at up to ``points`` operations; see the module's docstring."""
     started = time.monotonic()
     try:
-        series.prepare(lab)
+        state, argv, before = set_up(series, lab)
     except RuntimeError as exc:
         return SeriesResult(series.name, 0, setup_problems=[str(exc)])
-    state = lab.capture()
-    argv = series.argv(lab)
-    before = Before(lab.inventory(), release_files(lab), _extra(lab, series.name))
     # The command once to the end, counting: T, and the invariants without any kill.
     counted = lab.farm(argv)
     result = SeriesResult(series.name, int(counted.get("ops", 0)))
@@ -399,10 +406,7 @@ def run_disk_faults(series: Series, lab: Lab, errnos: tuple[int, ...], points: i
     """Make the Nth disk operation of ``series``'s command fail with each of ``errnos`` (for
     N spread over its disk operations); the command must fail clearly, lose nothing, and the
     same command again (the disk fixed) must succeed."""
-    series.prepare(lab)
-    state = lab.capture()
-    argv = series.argv(lab)
-    before = Before(lab.inventory(), release_files(lab), _extra(lab, series.name))
+    state, argv, before = set_up(series, lab)
     total = int(lab.farm(argv).get("disk_ops", 0))
     results = []
     for err in errnos:
