@@ -424,13 +424,8 @@ class _Mover:
             else:
                 self._dirs.add(src_dir)
                 self._dirs.add(dst_dir)
-                if m.sha256:  # the check of _delivered, its common case inline
-                    st = ops.lstat(dst)
-                    if (st is None or st.st_mtime_ns != m.mtime_ns or m.mtime_ns < 0
-                            or st.st_size != m.size or st.st_ino != m.ino) and (
-                            not self._delivered(m, src, dst)):
-                        return
-                self.stats.moved += 1
+                if not m.sha256 or self._delivered(m, src, dst):
+                    self.stats.moved += 1
                 return
         elif ops.lstat(dst) is None and ops.lstat(src) is not None:
             self._copy(m, src, dst)
