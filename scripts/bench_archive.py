@@ -35,8 +35,8 @@ TARGET_RATIO = 1.0
 
 def child_archive(volume_root: str) -> int:
     """In the child: archive and print seconds and memory as JSON."""
-    from farm_addon.core.archive import archive_release
-    from farm_addon.core.volume import Volume
+    from farm_addon.core.archive.run import archive_release
+    from farm_addon.core.fs.volume import Volume
 
     volume = Volume.open(volume_root)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -1,6 +1,6 @@
 """Benchmark: reading a .blend's frame range, scene and output format, farm vs Blender.
 
-farm reads them with Blender Asset Tracer (:func:`farm_addon.core.blendinfo.read_blend_info`);
+farm reads them with Blender Asset Tracer (:func:`farm_addon.core.blend.info.read_blend_info`);
 the baseline, measured in the same run, opens the file in an already running Blender
 (``bpy.ops.wm.open_mainfile`` in this process, after one warm-up open) and reads the same
 values. Both are timed on a small file and on one of about 200 MB (a grid of a few million
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from farm_addon.core.blendinfo import read_blend_info  # noqa: E402
+from farm_addon.core.blend.info import read_blend_info  # noqa: E402
 from tests.blendgen import LARGE_SIDE, large_blend, make_blends  # noqa: E402
 
 TARGET_MS = 20.0

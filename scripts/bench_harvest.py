@@ -73,8 +73,8 @@ def make_release(root: Path, frames: int, jobs: int, twin: Path | None = None,
     """A farm volume with a release of ``frames`` frames over ``jobs`` jobs, every job
     recorded as submitted. Frames go to out/<job>/ (or, with ``dist``, are written as an
     already harvested release with its manifest). ``twin`` gets a copy of out/ for baselines."""
-    from farm_addon.core.record import JobRecord, RecordStore, Revision
-    from farm_addon.core.volume import Volume
+    from farm_addon.core.fs.volume import Volume
+    from farm_addon.core.release.record import JobRecord, RecordStore, Revision
 
     volume = Volume.init(root / "volume")
     store = RecordStore(volume)
@@ -168,9 +168,9 @@ def run_child(argv: list[str]) -> tuple[float, int, str]:
 
 def child_harvest(volume_root: str) -> int:
     """In the child: harvest and print seconds and memory as JSON."""
-    from farm_addon.core.harvest import harvest_release
-    from farm_addon.core.record import RecordStore
-    from farm_addon.core.volume import Volume
+    from farm_addon.core.fs.volume import Volume
+    from farm_addon.core.harvest.run import harvest_release
+    from farm_addon.core.release.record import RecordStore
 
     volume = Volume.open(volume_root)
     client = StubManager(RecordStore(volume).load(RELEASE))

@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from farm_addon.core.plan import PlanRequest, plan_release  # noqa: E402
+from farm_addon.core.fs.volume import Volume  # noqa: E402
 from farm_addon.core.progress import Progress  # noqa: E402
+from farm_addon.core.release.plan import PlanRequest, plan_release  # noqa: E402
 from farm_addon.core.session import FarmSession  # noqa: E402
 from farm_addon.core.settings import Settings  # noqa: E402
-from farm_addon.core.volume import Volume  # noqa: E402
 from tests.blendgen import make_blends  # noqa: E402
 from tests.emulator import Emulator  # noqa: E402
 

@@ -43,7 +43,7 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
             raise farm.errors.BadInput("Nothing to plan: give .blend files, folders or "
                                        "patterns, or --from PLAN.toml, or open a .blend.")
         sources = [bpy.data.filepath]
-    plan = importlib.import_module(f"{farm.package}.core.plan")
+    plan = importlib.import_module(f"{farm.package}.core.release.plan")
     plan_file = Path(args.plan_file).resolve() if args.plan_file else None
     request = plan.PlanRequest(release=args.release, sources=sources, plan_file=plan_file,
                                add=args.add, cwd=Path.cwd())

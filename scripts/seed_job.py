@@ -50,7 +50,7 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
         bpy.ops.wm.save_mainfile()
         print(f"Saved {opened.name}")
     scene = args.scene or (bpy.context.scene.name if file == opened else None)
-    names = importlib.import_module(f"{farm.package}.core.names")
+    names = importlib.import_module(f"{farm.package}.core.fs.names")
     job = args.job or names.safe_name(file.stem)
     result = farm.api.seed_job(
         farm.settings(args), file, job, frames=args.frames, chunk_size=args.chunk_size,

@@ -145,7 +145,7 @@ def refresh_work(context: bpy.types.Context, select: str = "") -> Work:
 
     def call(progress: Any) -> Refreshed:
         from ..core.flamenco import IncompatibleManager
-        from ..core.volume import Volume
+        from ..core.fs.volume import Volume
 
         api = core_api()
         progress.start(3, "Asking the Manager")

@@ -155,7 +155,7 @@ class FARM_OT_seed_job(FarmChanging, Operator):
     bl_options = {"REGISTER"}
 
     def work(self, context: bpy.types.Context) -> Work:
-        from ..core.names import safe_name
+        from ..core.fs.names import safe_name
 
         props = context.scene.farm
         settings = farm_settings(context)

@@ -12,19 +12,22 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from . import archive, harvest, kill, plan, replace, reset, seed, status
-from .archive import ArchiveResult
+from .archive import run as archive
+from .archive.run import ArchiveResult
+from .farmwide import kill, reset
+from .farmwide.kill import KillOutcome
+from .farmwide.reset import ResetPlan, ResetReport
 from .flamenco import Job, WorkerTag
-from .harvest import HarvestResult
-from .kill import KillOutcome
-from .plan import PlanRequest, PlanResult
+from .harvest import run as harvest
+from .harvest.run import HarvestResult
 from .progress import Progress
-from .replace import ReplaceResult
-from .reset import ResetPlan, ResetReport
-from .seed import SeedResult
+from .release import plan, replace, seed, status
+from .release.plan import PlanRequest, PlanResult
+from .release.replace import ReplaceResult
+from .release.seed import SeedResult
+from .release.status import Overview, ReleaseStatus
 from .session import FarmSession
 from .settings import Settings
-from .status import Overview, ReleaseStatus
 
 
 def overview(settings: Settings) -> Overview:

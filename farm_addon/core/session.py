@@ -20,8 +20,8 @@ from .flamenco import (
     ManagerUnreachable,
 )
 from .flamenco.errors import FlamencoError
+from .fs.volume import Volume
 from .settings import Settings
-from .volume import Volume
 
 
 class NoVolume(BadInput):

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from farm_addon.core.volume import Volume
+from farm_addon.core.fs.volume import Volume
 from tests.blendgen import copy_kind, standard_blends
 from tests.emulator import Emulator
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from farm_addon.core import api
-from farm_addon.core.plan import PlanRequest
+from farm_addon.core.fs.volume import Volume
+from farm_addon.core.release.plan import PlanRequest
 from farm_addon.core.settings import Settings
-from farm_addon.core.volume import Volume
 from tests.blender.conftest import FARM_ENV, Farm
 from tests.emulator import Emulator
 
@@ -298,7 +298,7 @@ def test_harvest_with_a_frame_rewritten_meanwhile_warns(
     line says which, as a warning, and the other frames are delivered."""
     plan(emulator, volume, "spring", blend_copy("simple", "a/chair.blend"))
     emulator.run_worker()
-    file_ops = sys.modules[f"{configured.module}.core.transfer"].FileOps
+    file_ops = sys.modules[f"{configured.module}.core.fs.transfer"].FileOps
     original = file_ops.move
 
     def move(self: Any, src: Any, dst: Any) -> None:

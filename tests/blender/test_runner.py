@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from farm_addon.core.status import JobRow, ReleaseStatus
+from farm_addon.core.release.status import JobRow, ReleaseStatus
 from tests.blender.conftest import Farm, TickUntil
 from tests.blender.test_operators import plan
 from tests.emulator import Emulator

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 from farm_addon.core.cli import main as cli_main
+from farm_addon.core.fs.volume import Volume
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings
-from farm_addon.core.volume import Volume
 from tests.blendgen import copy_kind, standard_blends
 from tests.emulator import Emulator
 

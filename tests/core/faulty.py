@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from farm_addon.core.transfer import FileOps
+from farm_addon.core.fs.transfer import FileOps
 
 
 class FaultyOps(FileOps):

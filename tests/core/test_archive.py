@@ -16,15 +16,15 @@ from typing import BinaryIO
 
 import pytest
 
-from farm_addon.core import archive as archive_mod
 from farm_addon.core import cli
-from farm_addon.core.archive import ArchiveError, archive_release
+from farm_addon.core.archive import run as archive_mod
+from farm_addon.core.archive.run import ArchiveError, archive_release
 from farm_addon.core.errors import BadInput, Cancelled
-from farm_addon.core.harvest import JOURNAL_NAME
+from farm_addon.core.fs.transfer import FileOps
+from farm_addon.core.fs.volume import HARVEST_JOURNAL_NAME as JOURNAL_NAME
+from farm_addon.core.fs.volume import Volume
 from farm_addon.core.progress import Progress
-from farm_addon.core.record import RecordStore
-from farm_addon.core.transfer import FileOps
-from farm_addon.core.volume import Volume
+from farm_addon.core.release.record import RecordStore
 from tests.emulator.pngwrite import frame_colour, png_bytes
 
 LONG = "d" * 120 + "/" + "f" * 130  # > 100 bytes, > 256 in all: PAX headers

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from farm_addon.core.blendinfo import (
+from farm_addon.core.blend.info import (
     IMAGE_FORMATS,
     BadBlendFile,
     read_blend_info,

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from farm_addon.core.plan import PlanRequest, plan_release
+from farm_addon.core.fs.volume import Volume
+from farm_addon.core.release.plan import PlanRequest, plan_release
 from farm_addon.core.session import FarmSession
-from farm_addon.core.volume import Volume
 from tests.core.conftest import ROOT, FarmRunner, farm_jobs
 from tests.emulator import Emulator, compiler
 

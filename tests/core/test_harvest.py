@@ -16,8 +16,10 @@ import pytest
 
 from farm_addon.core import cli
 from farm_addon.core.errors import BadInput, Cancelled, FarmError
-from farm_addon.core.harvest import (
-    JOURNAL_NAME,
+from farm_addon.core.fs.transfer import FileOps, TransferError
+from farm_addon.core.fs.volume import HARVEST_JOURNAL_NAME as JOURNAL_NAME
+from farm_addon.core.fs.volume import Volume
+from farm_addon.core.harvest.run import (
     HarvestIncomplete,
     harvest_release,
     image_problem,
@@ -26,12 +28,10 @@ from farm_addon.core.harvest import (
     read_frame,
 )
 from farm_addon.core.progress import Progress
-from farm_addon.core.record import JobRecord, RecordStore
+from farm_addon.core.release.record import JobRecord, RecordStore
+from farm_addon.core.release.submit import submit_pending
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings
-from farm_addon.core.submit import submit_pending
-from farm_addon.core.transfer import FileOps, TransferError
-from farm_addon.core.volume import Volume
 from tests.core.faulty import FaultyOps
 from tests.emulator import Emulator
 from tests.emulator.pngwrite import png_bytes, read_png

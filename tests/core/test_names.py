@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from farm_addon.core.errors import BadInput
-from farm_addon.core.names import (
+from farm_addon.core.fs.names import (
     MAX_CHARS,
     casefold_collisions,
     is_valid_name,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from farm_addon.core import naming
 from farm_addon.core.errors import BadInput
-from farm_addon.core.naming import (
+from farm_addon.core.naming import templates as naming
+from farm_addon.core.naming.templates import (
     DEFAULT_TEMPLATE,
     FrameInfo,
     Renamer,

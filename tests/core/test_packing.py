@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from farm_addon.core import packing
-from farm_addon.core.blendinfo import BadBlendFile, read_blend_info, trace_dependencies
-from farm_addon.core.errors import BadInput, Cancelled
-from farm_addon.core.packing import (
+from farm_addon.core.blend import packing
+from farm_addon.core.blend.info import BadBlendFile, read_blend_info, trace_dependencies
+from farm_addon.core.blend.packing import (
     AlreadyPacked,
     MissingLibrary,
     changed_since,
@@ -21,8 +20,9 @@ from farm_addon.core.packing import (
     remove_packed,
     source_fingerprint,
 )
+from farm_addon.core.errors import BadInput, Cancelled
+from farm_addon.core.fs.volume import OutsideVolume, Volume
 from farm_addon.core.progress import Progress
-from farm_addon.core.volume import OutsideVolume, Volume
 from tests import blendgen
 
 

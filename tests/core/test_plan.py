@@ -18,21 +18,21 @@ from typing import Any
 
 import pytest
 
-from farm_addon.core import plan as plan_module
-from farm_addon.core.blendinfo import trace_dependencies
+from farm_addon.core.blend.info import trace_dependencies
 from farm_addon.core.errors import BadInput
 from farm_addon.core.flamenco import FlamencoClient
-from farm_addon.core.plan import (
+from farm_addon.core.fs.volume import Volume
+from farm_addon.core.release import plan as plan_module
+from farm_addon.core.release.plan import (
     PlanRequest,
     ReleaseExists,
     looks_like_source,
     plan_release,
     propose_release_name,
 )
-from farm_addon.core.planfile import JobSettings
-from farm_addon.core.record import RecordStore
+from farm_addon.core.release.planfile import JobSettings
+from farm_addon.core.release.record import RecordStore
 from farm_addon.core.session import FarmSession
-from farm_addon.core.volume import Volume
 from tests.core.conftest import FARM_ENV, FarmRunner, farm_jobs
 from tests.emulator import Emulator
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from farm_addon.core.errors import BadInput
-from farm_addon.core.planfile import (
+from farm_addon.core.release.planfile import (
     BadPlanFile,
     JobOverride,
     JobSettings,

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from farm_addon.core.errors import BadInput
-from farm_addon.core.query import HELP, BadQuery, JobFacts, Query, parse_query
+from farm_addon.core.farmwide.query import HELP, BadQuery, JobFacts, Query, parse_query
 
 ID = "3f2a9c1e-0000-4000-8000-000000000001"
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from farm_addon.core import atomic
-from farm_addon.core.atomic import Busy, FileLock, atomic_write_bytes, atomic_write_text
+from farm_addon.core.blend.packing import PackedFile, changed_since
 from farm_addon.core.errors import BadInput
-from farm_addon.core.packing import PackedFile, changed_since
-from farm_addon.core.record import (
+from farm_addon.core.fs import atomic
+from farm_addon.core.fs.atomic import Busy, FileLock, atomic_write_bytes, atomic_write_text
+from farm_addon.core.fs.volume import Volume
+from farm_addon.core.release.record import (
     DamagedRecord,
     JobRecord,
     NewerRecord,
@@ -32,7 +33,6 @@ from farm_addon.core.record import (
     job_metadata,
 )
 from farm_addon.core.settings import Settings
-from farm_addon.core.volume import Volume
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,7 +109,7 @@ def test_killed_writer_leaves_only_a_findable_temp(tmp_path: Path) -> None:
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from farm_addon.core.atomic import atomic_writer
+        from farm_addon.core.fs.atomic import atomic_writer
         with atomic_writer(Path({str(target)!r})) as handle:
             handle.write(b"half")
             handle.flush()
@@ -128,7 +128,7 @@ HOLD_LOCK = """
 import sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from farm_addon.core.atomic import FileLock
+from farm_addon.core.fs.atomic import FileLock
 with FileLock(Path({path!r}), timeout=5, what="farm plan release spring"):
     print("locked", flush=True)
     time.sleep({seconds})

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from farm_addon.core.errors import BadInput
-from farm_addon.core.plan import PlanRequest, plan_release
-from farm_addon.core.record import RecordStore, UnknownJob
-from farm_addon.core.replace import replace_job, replace_stale, stale_jobs
+from farm_addon.core.fs.volume import Volume
+from farm_addon.core.release.plan import PlanRequest, plan_release
+from farm_addon.core.release.record import RecordStore, UnknownJob
+from farm_addon.core.release.replace import replace_job, replace_stale, stale_jobs
 from farm_addon.core.session import FarmSession
-from farm_addon.core.volume import Volume
 from tests.core.conftest import FarmRunner, farm_jobs
 from tests.emulator import Emulator
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from farm_addon.core.errors import BadInput, FarmError
-from farm_addon.core.volume import (
+from farm_addon.core.fs.volume import (
     LAYOUT,
     MARKER,
     NotAFarmVolume,

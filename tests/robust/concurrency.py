@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from farm_addon.core.atomic import Busy
-from farm_addon.core.harvest import load_manifest
-from farm_addon.core.record import RecordStore
+from farm_addon.core.fs.atomic import Busy
+from farm_addon.core.harvest.run import load_manifest
+from farm_addon.core.release.record import RecordStore
 from tests.robust.crash import rendered
 from tests.robust.lab import (
     ROOT,
@@ -31,7 +31,7 @@ BLENDER = textwrap.dedent("""\
     from pathlib import Path
     from farm_addon.core import api
     from farm_addon.core.errors import FarmError
-    from farm_addon.core.plan import PlanRequest
+    from farm_addon.core.release.plan import PlanRequest
     from farm_addon.core.settings import Settings
     what, args = sys.argv[1], json.loads(sys.argv[2])
     settings = Settings.from_env()
@@ -45,7 +45,7 @@ BLENDER = textwrap.dedent("""\
         elif what == "replace":
             api.replace_job(settings, args["job"], release=args["release"])
         elif what == "hold":  # hold the release's lock, as an operator running in Blender does
-            from farm_addon.core.atomic import FileLock
+            from farm_addon.core.fs.atomic import FileLock
             with FileLock(Path(args["lock"]), 10, "Blender: replacing chair-oak"):
                 print("holding", flush=True)
                 import time; time.sleep(args["seconds"])

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farm_addon.core.harvest import JOURNAL_NAME, load_manifest
+from farm_addon.core.fs.volume import HARVEST_JOURNAL_NAME as JOURNAL_NAME
+from farm_addon.core.harvest.run import load_manifest
 from tests.robust.lab import (
     Inventory,
     Lab,

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from farm_addon.core.flamenco import FlamencoClient
-from farm_addon.core.harvest import harvest_release, load_manifest
+from farm_addon.core.fs.transfer import FileOps
+from farm_addon.core.harvest.run import harvest_release, load_manifest
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings
-from farm_addon.core.transfer import FileOps
 from tests.emulator.faults import Fault
 from tests.emulator.pngwrite import png_bytes
 from tests.robust.crash import Before, rendered

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farm_addon.core.atomic import TEMP_PREFIX
-from farm_addon.core.record import RecordStore, ReleaseRecord
-from farm_addon.core.volume import Volume
+from farm_addon.core.fs.atomic import TEMP_PREFIX
+from farm_addon.core.fs.volume import Volume
+from farm_addon.core.release.record import RecordStore, ReleaseRecord
 from tests.blendgen import copy_kind, make_blends
 from tests.emulator import Emulator
 from tests.emulator.pngwrite import png_bytes

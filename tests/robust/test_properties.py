@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from farm_addon.core.errors import BadInput, FarmError
+from farm_addon.core.farmwide.query import BadQuery, JobFacts, parse_query
 from farm_addon.core.frames import (
     MAX_FRAME,
     chunks,
@@ -25,8 +26,8 @@ from farm_addon.core.frames import (
     parse_frames,
     parse_intervals,
 )
-from farm_addon.core.names import fold, validate_name
-from farm_addon.core.naming import (
+from farm_addon.core.fs.names import fold, validate_name
+from farm_addon.core.naming.templates import (
     FrameInfo,
     FrameLabel,
     Template,
@@ -34,11 +35,10 @@ from farm_addon.core.naming import (
     parse_frame_data,
     path_problem,
 )
-from farm_addon.core.plan import PlanRequest, _collect_sources
-from farm_addon.core.planfile import BadPlanFile, parse_plan_text
-from farm_addon.core.query import BadQuery, JobFacts, parse_query
-from farm_addon.core.record import DamagedRecord, NewerRecord, parse_record
-from farm_addon.core.sources import expand_sources
+from farm_addon.core.release.plan import PlanRequest, _collect_sources
+from farm_addon.core.release.planfile import BadPlanFile, parse_plan_text
+from farm_addon.core.release.record import DamagedRecord, NewerRecord, parse_record
+from farm_addon.core.release.sources import expand_sources
 
 pytestmark = pytest.mark.timeout(300)
 FAST = settings(max_examples=150, deadline=None,

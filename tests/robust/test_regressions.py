@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from farm_addon.core import archive as archive_mod
 from farm_addon.core import cli
-from farm_addon.core.archive import ARCHIVED_MARKER, ArchiveError, archive_release
-from farm_addon.core.atomic import TEMP_PREFIX, owner_tag, sweep_temps
+from farm_addon.core.archive import run as archive_mod
+from farm_addon.core.archive.run import ARCHIVED_MARKER, ArchiveError, archive_release
 from farm_addon.core.errors import BadInput, DiskError, reports_disk_errors
-from farm_addon.core.sources import BadSource, expand_sources
-from farm_addon.core.transfer import Journal, Move
-from farm_addon.core.volume import expand_user
+from farm_addon.core.fs.atomic import TEMP_PREFIX, owner_tag, sweep_temps
+from farm_addon.core.fs.transfer import Journal, Move
+from farm_addon.core.fs.volume import expand_user
+from farm_addon.core.release.sources import BadSource, expand_sources
 from tests.core.test_archive import make_release
 
 

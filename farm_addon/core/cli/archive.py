@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..archive import archive_release
+from ..archive.run import archive_release
 from ..session import FarmSession
 from .context import Context
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..harvest import HarvestIncomplete, HarvestResult, harvest_release
+from ..harvest.run import HarvestIncomplete, HarvestResult, harvest_release
 from ..session import FarmSession
 from .common import table
 from .context import Context

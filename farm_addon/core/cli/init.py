@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from ..volume import Volume
+from ..fs.volume import Volume
 from .context import Context
 
 

@@ -6,8 +6,8 @@ import argparse
 import shlex
 from typing import Any
 
-from ..kill import kill_jobs, match_jobs
-from ..query import HELP
+from ..farmwide.kill import kill_jobs, match_jobs
+from ..farmwide.query import HELP
 from ..session import FarmSession
 from .common import confirm, split_jobs_target, table
 from .context import Context

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import BadInput
-from ..plan import PlanRequest, looks_like_source, plan_release, summary
-from ..planfile import JobSettings
+from ..release.plan import PlanRequest, looks_like_source, plan_release, summary
+from ..release.planfile import JobSettings
 from ..session import FarmSession
 from .common import table
 from .context import Context

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from ..replace import ReplaceResult, replace_job, replace_stale, stale_jobs
+from ..release.replace import ReplaceResult, replace_job, replace_stale, stale_jobs
 from ..session import FarmSession
 from .common import table
 from .context import Context

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from ..errors import BadInput
-from ..reset import INCLUDABLE, reset_plan, slash_and_burn
+from ..farmwide.reset import INCLUDABLE, reset_plan, slash_and_burn
 from ..session import FarmSession
 from .context import Context
 

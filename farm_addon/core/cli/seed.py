@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..seed import seed_job
+from ..release.seed import seed_job
 from ..session import FarmSession
 from .context import Context
 

@@ -8,8 +8,8 @@ import sys
 import time
 from typing import Any
 
+from ..release.status import ReleaseStatus, overview, release_status
 from ..session import FarmSession
-from ..status import ReleaseStatus, overview, release_status
 from .common import table
 from .context import Context
 

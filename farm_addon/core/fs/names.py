@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from .errors import BadInput
+from ..errors import BadInput
 
 MAX_CHARS = 100
 MAX_BYTES = 200  # UTF-8 bytes; `<name>.blend` and `<name>.deps` must fit in 255-byte file names

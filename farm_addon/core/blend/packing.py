@@ -45,8 +45,12 @@ from blender_asset_tracer import blendfile, bpathlib, pack
 from blender_asset_tracer.pack import transfer
 from pydantic import BaseModel, ConfigDict
 
-from .atomic import TEMP_PREFIX, owner_tag, share_mode, sweep_temps
-from .blendinfo import (
+from ..errors import Cancelled, FarmError
+from ..fs.atomic import TEMP_PREFIX, owner_tag, share_mode, sweep_temps
+from ..fs.names import validate_name
+from ..fs.volume import Volume
+from ..progress import Progress
+from .info import (
     BadBlendFile,
     Dependency,
     _check_file,
@@ -56,10 +60,6 @@ from .blendinfo import (
     trace_dependencies,
     usage_kind,
 )
-from .errors import Cancelled, FarmError
-from .names import validate_name
-from .progress import Progress
-from .volume import Volume
 
 _CHUNK = 1 << 20
 OUTSIDE = "_outside"

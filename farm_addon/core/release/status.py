@@ -13,15 +13,15 @@ import copy
 import os
 from dataclasses import dataclass, field
 
-from .errors import FarmError
-from .flamenco import Job, WorkerSummary
-from .flamenco.status import FINISHED, JobStatus
-from .frames import frame_filename, parse_frames
-from .packing import changed_since
+from ..blend.packing import changed_since
+from ..errors import FarmError
+from ..flamenco import Job, WorkerSummary
+from ..flamenco.status import FINISHED, JobStatus
+from ..frames import frame_filename, parse_frames
+from ..fs.volume import Volume
+from ..session import FarmSession
 from .record import JobRecord, RecordStore, ReleaseRecord
-from .session import FarmSession
 from .submit import adopt, manager_jobs
-from .volume import Volume
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .blendinfo import read_blend_info
-from .errors import BadInput, FarmError, reports_disk_errors
-from .flamenco import NotFound
-from .flamenco.status import CANCELLABLE, FINISHED
-from .harvest import mark_superseded
-from .packing import changed_since, missing_warning, pack_blend
-from .progress import Progress
+from ..blend.info import read_blend_info
+from ..blend.packing import changed_since, missing_warning, pack_blend
+from ..errors import BadInput, FarmError, reports_disk_errors
+from ..flamenco import NotFound
+from ..flamenco.status import CANCELLABLE, FINISHED
+from ..harvest.run import mark_superseded
+from ..progress import Progress
+from ..session import FarmSession
 from .record import JobRecord, RecordStore, ReleaseRecord, UnknownJob, find_job
-from .session import FarmSession
 from .submit import SubmitOutcome, adopt, manager_jobs, submit_pending
 
 

@@ -20,16 +20,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .atomic import sweep_temps
-from .blendinfo import BlendInfo, read_blend_info
-from .errors import BadInput, reports_disk_errors
-from .flamenco import NotFound
-from .flamenco.bulk import run_bulk
-from .frames import parse_frames
-from .names import casefold_collisions, fold, validate_name
-from .packing import missing_warning, pack_blend, remove_packed
+from ..blend.info import BlendInfo, read_blend_info
+from ..blend.packing import missing_warning, pack_blend, remove_packed
+from ..errors import BadInput, reports_disk_errors
+from ..flamenco import NotFound
+from ..flamenco.bulk import run_bulk
+from ..frames import parse_frames
+from ..fs.atomic import sweep_temps
+from ..fs.names import casefold_collisions, fold, validate_name
+from ..progress import Progress
+from ..session import FarmSession
 from .planfile import JobSettings, PlanFile, load_plan_file
-from .progress import Progress
 from .record import (
     DEFAULT_JOB_TYPE,
     JobRecord,
@@ -37,7 +38,6 @@ from .record import (
     RecordStore,
     ReleaseRecord,
 )
-from .session import FarmSession
 from .sources import Source, expand_sources
 from .submit import SubmitOutcome, pending, submission, submit_pending
 

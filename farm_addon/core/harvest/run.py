@@ -42,24 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from .errors import BadInput, FarmError, reports_disk_errors
-from .flamenco import Job, NotFound
-from .frames import DEFAULT_PADDING, frame_filename, parse_frames
-from .naming import (
-    FrameInfo,
-    FrameLabel,
-    Namer,
-    Renamer,
-    Template,
-    check_targets,
-    compress_frames,
-    fold,
-    load_frame_data,
-    make_namer,
-)
-from .progress import Progress
-from .record import HarvestRecord, JobRecord, RecordStore, ReleaseRecord, now
-from .transfer import (
+from ..errors import BadInput, FarmError, reports_disk_errors
+from ..flamenco import Job, NotFound
+from ..frames import DEFAULT_PADDING, frame_filename, parse_frames
+from ..fs.transfer import (
     CHUNK,
     DEFAULT_OPS,
     RACY_MARGIN_NS,
@@ -71,11 +57,24 @@ from .transfer import (
     remove_stale_temps,
     write_atomic,
 )
-from .volume import Volume, expand_user
+from ..fs.volume import HARVEST_JOURNAL_NAME, Volume, expand_user
+from ..naming.templates import (
+    FrameInfo,
+    FrameLabel,
+    Namer,
+    Renamer,
+    Template,
+    check_targets,
+    compress_frames,
+    fold,
+    load_frame_data,
+    make_namer,
+)
+from ..progress import Progress
+from ..release.record import HarvestRecord, JobRecord, RecordStore, ReleaseRecord, now
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = 1
-JOURNAL_NAME = ".farm-harvest-journal.json"
 SUPERSEDED_DIR = ".superseded"
 _FIRST_READ = 1 << 16
 _MAX_LISTED = 8
@@ -621,7 +620,7 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
     release = record.name
     dist = volume.check_inside(volume.dist_dir(release))
     result = HarvestResult(release, dist, dry_run=dry_run, partial=partial)
-    journal_path = volume.check_inside(volume.release_dir(release) / JOURNAL_NAME)
+    journal_path = volume.check_inside(volume.release_dir(release) / HARVEST_JOURNAL_NAME)
     journal = Journal.load(journal_path, volume.root)
     if journal is not None:
         if dry_run:

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BadInput, reports_disk_errors
-from .flamenco import Job
-from .flamenco.status import CANCELLABLE, DELETABLE
-from .progress import Progress
-from .session import FarmSession
+from ..errors import BadInput, reports_disk_errors
+from ..flamenco import Job
+from ..flamenco.status import CANCELLABLE, DELETABLE
+from ..progress import Progress
+from ..session import FarmSession
 
 INCLUDABLE = ("releases", "dist", "archives")
 

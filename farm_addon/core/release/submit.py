@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FarmError
-from .flamenco import Job, SubmittedJob, current_platform
-from .progress import Progress
+from ..errors import FarmError
+from ..flamenco import Job, SubmittedJob, current_platform
+from ..fs.volume import Volume
+from ..progress import Progress
+from ..session import FarmSession
 from .record import JobRecord, RecordStore, ReleaseRecord, job_metadata, now
-from .session import FarmSession
-from .volume import Volume
 
 
 @dataclass(frozen=True)

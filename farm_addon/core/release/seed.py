@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .atomic import sweep_temps
-from .blendinfo import read_blend_info
-from .errors import BadInput, reports_disk_errors
-from .flamenco import SubmittedJob, current_platform
-from .flamenco.status import FINISHED
-from .frames import parse_frames
-from .names import fold, validate_name
-from .packing import missing_warning, pack_blend
-from .progress import Progress
+from ..blend.info import read_blend_info
+from ..blend.packing import missing_warning, pack_blend
+from ..errors import BadInput, reports_disk_errors
+from ..flamenco import SubmittedJob, current_platform
+from ..flamenco.status import FINISHED
+from ..frames import parse_frames
+from ..fs.atomic import sweep_temps
+from ..fs.names import fold, validate_name
+from ..progress import Progress
+from ..session import FarmSession
 from .record import user_metadata
-from .session import FarmSession
 from .submit import render_settings
 
 QUICK_RELEASE = "quick"

@@ -20,8 +20,8 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .errors import BadInput
-from .flamenco.status import JobStatus
+from ..errors import BadInput
+from ..flamenco.status import JobStatus
 
 KEYS = ("status", "release", "meta.KEY", "id")
 _STATUSES = frozenset(s.value for s in JobStatus)

@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from .errors import FarmError
-from .progress import Progress
+from ..errors import FarmError
+from ..progress import Progress
 
 JOURNAL_SCHEMA = 2  # 2: moves carry the source's mtime and inode
 TMP_PREFIX = ".farm-tmp-"

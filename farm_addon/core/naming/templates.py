@@ -40,7 +40,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple, Protocol
 
-from .errors import BadInput
+from ..errors import BadInput
 
 #: The name a frame gets when neither the plan nor the command line give a template.
 DEFAULT_TEMPLATE = "{job}_{frame:06d}{ext}"

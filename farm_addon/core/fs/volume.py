@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from ..errors import BadInput, FarmError, reports_disk_errors
 from .atomic import TEMP_PREFIX, atomic_write_text
-from .errors import BadInput, FarmError, reports_disk_errors
 from .names import validate_name
 
 MARKER = ".farm-volume.toml"
@@ -47,6 +47,7 @@ LAYOUT = (JOBS, FILE_STORE, QUICK, RELEASES, DIST, ARCHIVES)
 
 RECORD_NAME = "release.json"
 LOCK_NAME = ".lock"
+HARVEST_JOURNAL_NAME = ".farm-harvest-journal.json"  # a harvest under way (harvest/ writes it)
 
 # What a folder may already hold for `farm init` to adopt it: Flamenco's shared storage,
 # a half-made farm layout, and what operating systems put on fresh volumes.

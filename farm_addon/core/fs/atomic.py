@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from .errors import FarmError
+from ..errors import FarmError
 
 TEMP_PREFIX = ".farm-tmp-"
 

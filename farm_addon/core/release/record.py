@@ -27,13 +27,13 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .atomic import FileLock, atomic_write_text, sweep_temps
-from .errors import BadInput, FarmError
-from .frames import parse_intervals
-from .names import casefold_collisions, validate_name
-from .packing import FileStamp, Fingerprint, PackedFile, PackResult
-from .settings import Settings
-from .volume import Volume
+from ..blend.packing import FileStamp, Fingerprint, PackedFile, PackResult
+from ..errors import BadInput, FarmError
+from ..frames import parse_intervals
+from ..fs.atomic import FileLock, atomic_write_text, sweep_temps
+from ..fs.names import casefold_collisions, validate_name
+from ..fs.volume import Volume
+from ..settings import Settings
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_JOB_TYPE = "simple-blender-render"

@@ -36,8 +36,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import BadInput
-from .volume import expand_user
+from ..errors import BadInput
+from ..fs.volume import expand_user
 
 
 class BadPlanFile(BadInput):

@@ -21,8 +21,8 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BadInput
-from .volume import expand_user
+from ..errors import BadInput
+from ..fs.volume import expand_user
 
 _PART = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _RESERVED_META = frozenset({"project", "user.name", "user.email"})

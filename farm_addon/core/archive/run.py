@@ -46,11 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from .atomic import FileLock, atomic_write_text, sweep_temps
-from .errors import BadInput, FarmError, reports_disk_errors
-from .progress import Progress
-from .transfer import DEFAULT_OPS, TMP_PREFIX, FileOps, gc_paused
-from .volume import LOCK_NAME, RECORD_NAME, Volume
+from ..errors import BadInput, FarmError, reports_disk_errors
+from ..fs.atomic import FileLock, atomic_write_text, sweep_temps
+from ..fs.transfer import DEFAULT_OPS, TMP_PREFIX, FileOps, gc_paused
+from ..fs.volume import HARVEST_JOURNAL_NAME, LOCK_NAME, RECORD_NAME, Volume
+from ..progress import Progress
 
 #: gzip level. Frames are PNG/JPEG/EXR, already compressed: level 1 saves what there is to
 #: save (tar headers, padding, .blend files) at the least cost. See scripts/bench_archive.py.
@@ -62,7 +62,6 @@ SMALL = 4 << 20
 OVERLAP = False
 RECORDSIZE = 20 * 512
 ARCHIVED_MARKER = ".farm-archived.json"
-HARVEST_JOURNAL = ".farm-harvest-journal.json"
 
 _NUL = b"\0"
 
@@ -866,7 +865,7 @@ def _archive(volume: Volume, release: str, force: bool, prune: bool,
     rel_dir = volume.release_dir(release)
     target = volume.archive_path(release)
     result = ArchiveResult(release, target, dry_run=dry_run)
-    if (rel_dir / HARVEST_JOURNAL).exists():
+    if (rel_dir / HARVEST_JOURNAL_NAME).exists():
         raise ArchiveError(
             f"A harvest of {release!r} was interrupted; run `farm harvest release {release}` "
             "to finish it before archiving."

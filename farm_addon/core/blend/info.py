@@ -34,9 +34,9 @@ from blender_asset_tracer import blendfile, trace
 from blender_asset_tracer.blendfile import dna
 from blender_asset_tracer.trace import file_sequence
 
-from .errors import BadInput
-from .frames import format_frames
-from .volume import expand_user
+from ..errors import BadInput
+from ..frames import format_frames
+from ..fs.volume import expand_user
 
 # BAT reports missing files and truncated blends through `logging`; the core never prints.
 logging.getLogger("blender_asset_tracer").addHandler(logging.NullHandler())

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .flamenco import Job, TransitionRefused
-from .flamenco.status import CANCELLABLE
-from .progress import Progress
+from ..flamenco import Job, TransitionRefused
+from ..flamenco.status import CANCELLABLE
+from ..progress import Progress
+from ..release.record import UnknownRelease
+from ..session import FarmSession
 from .query import JobFacts, parse_query
-from .record import UnknownRelease
-from .session import FarmSession
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,4 @@
+"""Reading .blend files without Blender, and packing them with their dependencies.
+
+No `bpy` module use.
+"""
