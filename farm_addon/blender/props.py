@@ -146,13 +146,13 @@ def worker_tag_items(self: Any, context: bpy.types.Context | None) -> list[tuple
 
 
 def _release_selected(self: Any, context: bpy.types.Context) -> None:
-    from . import fetch
+    from .farm import fetch
 
     fetch.load_selected_release(context)
 
 
 def _job_selected(self: Any, context: bpy.types.Context) -> None:
-    from . import fetch
+    from .preview import fetch
 
     fetch.load_preview(context)
 
