@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What the features share: the core facade, the settings, ``WindowManager.farm``, the
-sidebar's selections, dialogs, the saved .blend, and the sidebar tab every panel sits in.
+"""What the features share: the facade, settings, state, selections, dialogs, the panel tab.
+
+The core facade, the settings, ``WindowManager.farm``, the sidebar's selections, dialogs, the
+saved .blend, and the sidebar tab every panel sits in.
 
 Everything here reads memory only (``saved_blend`` saves the file, for operators alone):
 panels and ``poll()`` may call the readers.

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The state the panels draw: ``Scene.farm`` (what the user sets, saved with the file) and
-``WindowManager.farm`` (what the farm reported, runtime only).
+"""The state the panels draw: the property groups ``Scene.farm`` and ``WindowManager.farm``.
+
+``Scene.farm`` is what the user sets, saved with the file; ``WindowManager.farm`` is what
+the farm reported, runtime only.
 
 Panels draw only these. They are filled on the UI thread by the runner from results the
 worker threads fetched; nothing here touches the network or the disk. Selecting a release

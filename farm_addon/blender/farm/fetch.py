@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Background fetches that fill ``WindowManager.farm``: the refresh (Manager, releases, the
-selected release's jobs, worker tags) and a release's jobs when it is selected.
+"""Background fetches that fill ``WindowManager.farm``: the refresh, and a release's jobs.
+
+The refresh asks for the Manager, the releases, the selected release's jobs and the worker
+tags; selecting a release fetches its jobs.
 
 Each is a :class:`work.Work`: the network and the disk on a worker thread, the results
 applied on the UI thread in steps of :data:`FILL_STEP` items.

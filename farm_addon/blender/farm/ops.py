@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Manager connection's operators (Refresh, Test Connection), and :class:`FarmChanging`,
-the mixin of the operators that change the farm and refresh the sidebar after.
+"""The Manager connection's operators (Refresh, Test Connection), and ``FarmChanging``.
+
+:class:`FarmChanging` is the mixin of the operators that change the farm: they refresh the
+sidebar after.
 
 Each operator gathers its input on the UI thread, names the core function to call with which
 arguments, and says how its result lands in ``WindowManager.farm``; ``work.FarmOperator``

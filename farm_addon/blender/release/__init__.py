@@ -1,3 +1,2 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Releases: plan, harvest, archive, replace a job, open the folders; the Releases and Jobs
-panels."""
+"""Releases: plan, harvest, archive, replace a job, open the folders; their panels."""

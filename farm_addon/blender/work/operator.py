@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The operator side of the runner: :class:`FarmOperator`, the mixin of every Farm operator
-that runs core work, and :func:`poll_farm`, the common ``poll()``.
+"""The operator side of the runner: the ``FarmOperator`` mixin and the common ``poll()``.
+
+:class:`FarmOperator` is the mixin of every Farm operator that runs core work;
+:func:`poll_farm` is their ``poll()``.
 """
 
 from __future__ import annotations
