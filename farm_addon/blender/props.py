@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The state the panels draw: ``Scene.farm`` (what the user sets, saved with the file) and
-``WindowManager.farm`` (what the farm reported, runtime only).
+"""The state the panels draw: the property groups ``Scene.farm`` and ``WindowManager.farm``.
+
+``Scene.farm`` is what the user sets, saved with the file; ``WindowManager.farm`` is what
+the farm reported, runtime only.
 
 Panels draw only these. They are filled on the UI thread by the runner from results the
 worker threads fetched; nothing here touches the network or the disk. Selecting a release
@@ -146,13 +148,13 @@ def worker_tag_items(self: Any, context: bpy.types.Context | None) -> list[tuple
 
 
 def _release_selected(self: Any, context: bpy.types.Context) -> None:
-    from . import fetch
+    from .farm import fetch
 
     fetch.load_selected_release(context)
 
 
 def _job_selected(self: Any, context: bpy.types.Context) -> None:
-    from . import fetch
+    from .preview import fetch
 
     fetch.load_preview(context)
 

@@ -65,8 +65,9 @@ def farm_threads() -> list[threading.Thread]:
 
 @pytest.fixture
 def farm(farm_enabled: str, blender: Any) -> Iterator[Farm]:
-    mods = {name: sys.modules[f"{farm_enabled}.blender.{name}"]
-            for name in ("runner", "operators", "fetch", "props", "prefs")}
+    mods = {name: sys.modules[f"{farm_enabled}.blender.{path}"]
+            for name, path in (("runner", "work"), ("operators", "release.ops"),
+                               ("fetch", "farm.fetch"), ("props", "props"), ("prefs", "prefs"))}
     ns = Farm(blender, farm_enabled, mods["runner"], mods["operators"], mods["fetch"],
               mods["props"], mods["prefs"])
     blender.context.preferences.system.use_online_access = True

@@ -44,7 +44,7 @@ def test_enable_disable_leaves_nothing_behind(blender: Any, farm_repo: str) -> N
         assert {"FARM_PT_manager", "FARM_PT_seed", "FARM_PT_releases", "FARM_PT_release_jobs",
                 "FARM_PT_preview", "FARM_UL_releases", "FARM_UL_jobs"} <= added
         assert all(name.startswith(("FARM_", "Farm")) for name in added), added
-        runner = sys.modules[f"{farm_repo}.blender.runner"]
+        runner = sys.modules[f"{farm_repo}.blender.work"]
         assert blender.ops.preferences.addon_disable(module=farm_repo) == {"FINISHED"}
         assert not runner.ticker_registered()
         assert blender_snapshot(blender) == before
@@ -136,10 +136,12 @@ def draw_everything(farm: Farm) -> Recorder:
             getattr(panels, ul).draw_item(None, bpy.context, layout, state, item, 0, None, "")
     farm.prefs_module.FarmPreferences.draw(SimpleNamespace(layout=layout), bpy.context)
     ops = farm.operators
+    farmwide = sys.modules[f"{farm.module}.blender.farmwide.ops"]
     dialogs = [(ops.FARM_OT_plan_release, {"source": s, "release": "x"})
                for s in ("CURRENT_FILE", "FOLDER", "PATTERN", "PLAN_FILE")]
-    dialogs += [(ops.FARM_OT_kill_jobs, {"confirmed": c, "query": "*"}) for c in (False, True)]
-    dialogs += [(ops.FARM_OT_slash_and_burn, {"confirmed": c}) for c in (False, True)]
+    dialogs += [(farmwide.FARM_OT_kill_jobs, {"confirmed": c, "query": "*"})
+                for c in (False, True)]
+    dialogs += [(farmwide.FARM_OT_slash_and_burn, {"confirmed": c}) for c in (False, True)]
     dialogs += [(ops.FARM_OT_harvest_release, {}), (ops.FARM_OT_replace_job, {}),
                 (ops.FARM_OT_archive_release, {"prune": True})]
     for cls, props in dialogs:

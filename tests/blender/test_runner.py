@@ -95,7 +95,8 @@ def test_modal_ticks_report_and_remove_the_timer(
     emulator.faults.add(kind="latency", seconds=0.2)
     bpy, runner = configured.bpy, configured.runner
     op = driver(configured)
-    op._job = runner.start(configured.operators.FARM_OT_test_connection.work(op, bpy.context),
+    farm_ops = sys.modules[f"{configured.module}.blender.farm.ops"]
+    op._job = runner.start(farm_ops.FARM_OT_test_connection.work(op, bpy.context),
                            bpy.context, owned=True)
     assert not runner.ticker_registered()  # an owned job is ticked by its operator
     results, times = set(), []

@@ -1,72 +1,31 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Background fetches that fill ``WindowManager.farm``: the refresh (Manager, releases, the
-selected release's jobs, worker tags), a release's jobs when it is selected, and the last
-rendered image of the selected job. Each is a :class:`runner.Work`: the network and the disk
-on a worker thread, the results applied on the UI thread in steps of :data:`FILL_STEP` items.
+"""Background fetches that fill ``WindowManager.farm``: the refresh, and a release's jobs.
+
+The refresh asks for the Manager, the releases, the selected release's jobs and the worker
+tags; selecting a release fetches its jobs.
+
+Each is a :class:`work.Work`: the network and the disk on a worker thread, the results
+applied on the UI thread in steps of :data:`FILL_STEP` items.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import bpy
 
-from ..core.errors import BadInput, FarmError
-from ..core.settings import Settings
-from . import runner
-from .prefs import settings_from_prefs
-from .runner import Work
+from ...core.errors import FarmError
+from ..common import core_api, farm_settings, farm_state, selected_job, selected_release
+from ..work import Work, start
 
-PREVIEW_IMAGE = "Farm Preview"
 #: Items filled per step when a result is applied (the runner yields between steps).
 FILL_STEP = 250
 #: Whether selecting a release or a job fetches its details in the background. Off in
 #: background mode (``blender -b``, the ``bpy`` module): nothing would drain the work, and a
 #: registered timer keeps such a process from exiting. Tests turn it on and tick by hand.
 AUTO_LOAD = not bpy.app.background
-
-
-def core_api() -> Any:
-    """The core facade (imported on first use, not at registration)."""
-    from . import coreapi
-
-    return coreapi
-
-
-def farm_state(context: bpy.types.Context) -> Any:
-    return context.window_manager.farm
-
-
-def farm_settings(context: bpy.types.Context) -> Settings:
-    return settings_from_prefs(context)
-
-
-# --- Selections ----------------------------------------------------------------------------
-
-
-def selected_release(context: bpy.types.Context) -> str:
-    """The name of the release selected in the sidebar, or ""."""
-    releases = farm_state(context).releases
-    index = context.scene.farm.release_index
-    return releases[index].name if 0 <= index < len(releases) else ""
-
-
-def selected_job(context: bpy.types.Context) -> Any:
-    """The job item selected in the sidebar (of the loaded release), or None."""
-    state = farm_state(context)
-    index = context.scene.farm.job_index
-    return state.jobs[index] if 0 <= index < len(state.jobs) else None
-
-
-def require_release(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise BadInput("Select a release in the Farm sidebar first (Refresh if the list is empty).")
-    return name
 
 
 # --- Applying results ------------------------------------------------------------------------
@@ -144,8 +103,8 @@ def refresh_work(context: bpy.types.Context, select: str = "") -> Work:
     wanted = select or selected_release(context)
 
     def call(progress: Any) -> Refreshed:
-        from ..core.flamenco import IncompatibleManager
-        from ..core.fs.volume import Volume
+        from ...core.flamenco import IncompatibleManager
+        from ...core.fs.volume import Volume
 
         api = core_api()
         progress.start(3, "Asking the Manager")
@@ -191,7 +150,7 @@ def refresh_work(context: bpy.types.Context, select: str = "") -> Work:
         return text
 
     def fail(context: bpy.types.Context, error: BaseException) -> None:
-        from ..core.flamenco.errors import FlamencoError
+        from ...core.flamenco.errors import FlamencoError
 
         if isinstance(error, FlamencoError):
             farm_state(context).connection = "FAILED"
@@ -202,7 +161,7 @@ def refresh_work(context: bpy.types.Context, select: str = "") -> Work:
 def start_refresh(context: bpy.types.Context, select: str = "") -> None:
     """Refresh in the background (after an operation changed the farm)."""
     try:
-        runner.start(refresh_work(context, select), context)
+        start(refresh_work(context, select), context)
     except FarmError as exc:
         farm_state(context).last_error = str(exc)
 
@@ -238,68 +197,4 @@ def load_selected_release(context: bpy.types.Context) -> None:
         state.last_error = str(exc)
         return
     state.jobs_loading = True
-    runner.start(work, context)
-
-
-def _sniff_suffix(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return ".png"
-    if data.startswith(b"\xff\xd8"):
-        return ".jpg"
-    if data.startswith(b"\x76\x2f\x31\x01"):
-        return ".exr"
-    return ".img"
-
-
-def preview_work(context: bpy.types.Context) -> Work:
-    settings = farm_settings(context)
-    job = selected_job(context)
-    job_id = job.job_id if job is not None and job.job_id else None
-    label = job.name if job is not None and job_id else "the farm"
-    base = Path(bpy.app.tempdir or bpy.utils.user_resource("SCRIPTS")) / (
-        f"farm-preview-{job_id or 'farm'}"
-    )
-
-    def call(progress: Any) -> Path | None:
-        data = core_api().last_rendered_image(settings, job_id)
-        if data is None:
-            return None
-        path = base.with_suffix(_sniff_suffix(data))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        partial.write_bytes(data)
-        os.replace(partial, path)
-        return path
-
-    def apply(context: bpy.types.Context, path: Path | None) -> str:
-        state = farm_state(context)
-        state.preview_job = job_id or ""
-        if path is None:
-            state.preview_message = f"Nothing rendered yet for {label}"
-            return state.preview_message
-        image = bpy.data.images.get(PREVIEW_IMAGE)
-        if image is None:
-            image = bpy.data.images.load(str(path), check_existing=False)
-            image.name = PREVIEW_IMAGE
-        else:
-            image.filepath = str(path)
-            image.reload()
-        image.use_fake_user = False
-        state.preview_image = image.name
-        state.preview_message = f"Last rendered image of {label}"
-        return state.preview_message
-
-    return Work(f"Fetching the preview of {label}", call, apply, foreground=False, key="preview")
-
-
-def load_preview(context: bpy.types.Context) -> None:
-    """The selected job changed: fetch its last rendered image on a worker thread."""
-    job = selected_job(context)
-    if not AUTO_LOAD or not bpy.app.online_access or job is None or not job.job_id:
-        return
-    if job.job_id == farm_state(context).preview_job:
-        return
-    try:
-        runner.start(preview_work(context), context)
-    except FarmError as exc:
-        farm_state(context).last_error = str(exc)
+    start(work, context)
