@@ -66,3 +66,21 @@ def test_farm_leaves_the_shared_bat_alone(
     finally:
         for other in others:
             other.close()
+
+
+def test_farms_bat_modules_refer_only_to_each_other() -> None:
+    """Every module of farm's BAT instance uses farm's twins, never the shared modules."""
+    from farm_addon.core.blend import bat
+
+    prefix = bat.blendfile.__name__.rsplit(".", 1)[0]
+    assert prefix.startswith("farm_addon.") and bat.blendfile is not blendfile
+    private = {name: module for name, module in sys.modules.items()
+               if name == prefix or name.startswith(prefix + ".")}
+    assert {f"{prefix}.blendfile", f"{prefix}.trace", f"{prefix}.pack"} <= set(private)
+    shared = [
+        (name, attr) for name, module in private.items() for attr, value in vars(module).items()
+        if str(value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", ""))
+        .split(".")[0] == "blender_asset_tracer"
+    ]
+    assert shared == []
+    assert bat.blendfile.BlendFile is bat.LazyBlendFile

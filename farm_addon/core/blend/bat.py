@@ -6,10 +6,11 @@ that cache instantiates. BAT is shared with the official Flamenco add-on, so far
 swap that class nor close files another add-on has open. BAT offers no seam to hand its
 tracer or packer other file objects (``trace.deps`` makes its own ``BlockIterator``; the
 packer's path rewriting and ``BlendFile.close``/``copy_and_rebind`` reach the cache directly),
-so farm loads a private, separate instance of BAT's modules from the installed package's
-files, under this package's name (``<farm>.core.blend._bat``). Nothing under
-``sys.modules['blender_asset_tracer']`` is touched: other add-ons keep BAT's own classes and
-cache. Import :data:`blendfile`, :data:`trace`, :data:`pack` and the rest from here.
+so farm loads a private, separate instance of BAT's modules: the installed package's own
+files, run again under this package's name (``<farm>.core.blend._bat``; about 30 ms, once,
+and no BAT source copied into farm). Nothing under ``sys.modules['blender_asset_tracer']`` is
+touched: other add-ons keep BAT's own classes and cache. Import :data:`blendfile`,
+:data:`trace`, :data:`pack` and the rest from here.
 
 In farm's instance, ``BlendFile`` is :class:`LazyBlendFile`: the file's DNA (its description
 of Blender's structs, ~15 ms to decode in Python) is decoded lazily and once per Blender
@@ -35,44 +36,63 @@ _SHARED = "blender_asset_tracer"
 _PRIVATE = f"{__package__}._bat"
 
 
+def _load() -> None:
+    """Load farm's instance of BAT's package afresh (a reloaded farm gets a new one)."""
+    for name in [name for name in sys.modules if _is_private(name)]:
+        del sys.modules[name]
+    spec = importlib.util.find_spec(_SHARED)
+    if spec is None or spec.origin is None or not spec.submodule_search_locations:
+        raise ImportError(f"{_SHARED} is not installed")
+    own = importlib.util.spec_from_file_location(
+        _PRIVATE, spec.origin, submodule_search_locations=list(spec.submodule_search_locations)
+    )
+    assert own is not None and own.loader is not None
+    root = importlib.util.module_from_spec(own)
+    sys.modules[_PRIVATE] = root
+    own.loader.exec_module(root)
+
+
 def _private(name: str) -> ModuleType:
-    """farm's instance of BAT's module ``name`` (like ``"blendfile"``), loaded on first use."""
-    if _PRIVATE not in sys.modules:
-        spec = importlib.util.find_spec(_SHARED)
-        if spec is None or spec.origin is None or not spec.submodule_search_locations:
-            raise ImportError(f"{_SHARED} is not installed")
-        own = importlib.util.spec_from_file_location(
-            _PRIVATE, spec.origin, submodule_search_locations=list(spec.submodule_search_locations)
-        )
-        assert own is not None and own.loader is not None
-        root = importlib.util.module_from_spec(own)
-        sys.modules[_PRIVATE] = root
-        own.loader.exec_module(root)
+    """farm's instance of BAT's module ``name`` (like ``"blendfile"``)."""
     module = importlib.import_module(f"{_PRIVATE}.{name}")
     _rebind()
     return module
 
 
+def _is_private(name: str) -> bool:
+    return name == _PRIVATE or name.startswith(_PRIVATE + ".")
+
+
+def _is_shared(name: object) -> bool:
+    return isinstance(name, str) and (name == _SHARED or name.startswith(_SHARED + "."))
+
+
+def _twin(name: str) -> ModuleType:
+    return importlib.import_module(_PRIVATE + name[len(_SHARED):])
+
+
 def _rebind() -> None:
-    """Point farm's BAT modules at each other instead of the shared ones.
+    """Point farm's BAT modules at each other instead of at the shared ones.
 
     Relative imports inside BAT already load farm's instance; its absolute imports
-    (``from blender_asset_tracer import blendfile``) bind the shared modules, which are
-    replaced here by farm's twins (loading them as needed) until none is left.
+    (``from blender_asset_tracer import blendfile``) bind the shared modules (or their
+    classes and functions), replaced here by farm's twins, loaded as needed, until none is
+    left. (A shared class that BAT subclasses while importing stays a base: none holds state.)
     """
     done: set[str] = set()
-    while todo := [
-        module for name, module in list(sys.modules.items())
-        if (name == _PRIVATE or name.startswith(_PRIVATE + ".")) and name not in done
-    ]:
+    while todo := [module for name, module in list(sys.modules.items())
+                   if _is_private(name) and name not in done]:
         for module in todo:
             done.add(module.__name__)
             for attr, value in list(vars(module).items()):
-                if isinstance(value, ModuleType) and (
-                    value.__name__ == _SHARED or value.__name__.startswith(_SHARED + ".")
-                ):
-                    twin = _PRIVATE + value.__name__[len(_SHARED):]
-                    setattr(module, attr, importlib.import_module(twin))
+                if isinstance(value, ModuleType):
+                    if _is_shared(value.__name__):
+                        setattr(module, attr, _twin(value.__name__))
+                elif callable(value) and _is_shared(getattr(value, "__module__", None)):
+                    name = getattr(value, "__qualname__", "")
+                    twin = getattr(_twin(value.__module__), name, None) if "." not in name else None
+                    if twin is not None:
+                        setattr(module, attr, twin)
 
 
 if TYPE_CHECKING:  # the same modules, for the type checker
@@ -81,6 +101,7 @@ if TYPE_CHECKING:  # the same modules, for the type checker
     from blender_asset_tracer.pack import transfer
     from blender_asset_tracer.trace import file_sequence
 else:
+    _load()
     blendfile = _private("blendfile")
     bpathlib = _private("bpathlib")
     dna = _private("blendfile.dna")
