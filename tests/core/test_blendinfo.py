@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from farm_addon.core.blend.info import (
-    IMAGE_FORMATS,
-    BadBlendFile,
-    read_blend_info,
-    trace_dependencies,
-)
+from farm_addon.core.blend.deps import trace_dependencies
+from farm_addon.core.blend.errors import BadBlendFile
+from farm_addon.core.blend.info import IMAGE_FORMATS, read_blend_info
 from tests import blendgen
 
 

@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 
 from farm_addon.core.blend import packing
-from farm_addon.core.blend.info import BadBlendFile, read_blend_info, trace_dependencies
+from farm_addon.core.blend.deps import trace_dependencies
+from farm_addon.core.blend.errors import BadBlendFile
+from farm_addon.core.blend.info import read_blend_info
 from farm_addon.core.blend.packing import (
     AlreadyPacked,
     MissingLibrary,
-    changed_since,
     missing_warning,
     pack_blend,
     remove_packed,
     source_fingerprint,
 )
+from farm_addon.core.blend.stamps import changed_since
 from farm_addon.core.errors import BadInput, Cancelled
 from farm_addon.core.fs.volume import OutsideVolume, Volume
 from farm_addon.core.progress import Progress

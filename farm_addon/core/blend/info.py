@@ -1,53 +1,23 @@
-"""What a .blend file renders and what it needs, read without Blender. No `bpy` module use.
+"""What a .blend file renders: its scenes, frame ranges and output formats. No `bpy` module use.
 
 :func:`read_blend_info` reads the scenes of a .blend (frame range and step, frame rate,
-resolution, output format and path) and which scene is active, using Blender Asset Tracer
-(BAT), which reads block headers and only the bytes it is asked for: the cost does not grow
-with the size of an uncompressed file. Files compressed by Blender (zstd, or gzip before
-3.0) are decompressed to a temporary file first, which does cost time in proportion to size.
-
-The file's DNA (its description of Blender's structs, ~15 ms to decode in Python) is the
-same for every file saved by one Blender version, so it is decoded once per version and
-reused for the rest of the process.
-
-:func:`trace_dependencies` lists the files a .blend needs to render (images, linked
-libraries and what they need in turn, caches, sounds, fonts, sequences), each with its
-absolute path and whether it exists.
-
-Both raise :class:`BadBlendFile` (bad input, exit code 2) for a missing file, a file that
-is not a .blend, or one that is damaged or truncated.
+resolution, output format and path) and which scene is active, using farm's Blender Asset
+Tracer (:mod:`.bat`), which reads block headers and only the bytes it is asked for: the cost
+does not grow with the size of an uncompressed file. Files compressed by Blender (zstd, or
+gzip before 3.0) are decompressed to a temporary file first, which does cost time in
+proportion to size. It raises :class:`~.errors.BadBlendFile` for a missing, non-.blend,
+damaged or truncated file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import logging
-import struct
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blender_asset_tracer import blendfile, trace
-from blender_asset_tracer.blendfile import dna
-from blender_asset_tracer.trace import file_sequence
-
-from ..errors import BadInput
 from ..frames import format_frames
-from ..fs.volume import expand_user
-
-# BAT reports missing files and truncated blends through `logging`; the core never prints.
-logging.getLogger("blender_asset_tracer").addHandler(logging.NullHandler())
-
-# BAT keeps a process-wide cache of open blend files (used by tracing and packing): one
-# tracer or packer at a time, through `bat_session()`.
-_BAT_LOCK = threading.Lock()
-
-
-class BadBlendFile(BadInput):
-    """A source is missing, is not a .blend file, or is damaged."""
+from .bat import LazyBlendFile
+from .errors import BadBlendFile, bad_blend, check_file
 
 
 @dataclass(frozen=True)
@@ -127,177 +97,6 @@ class BlendInfo:
         return [scene.name for scene in self.scenes]
 
 
-class _LazyDNA:
-    """A file's DNA catalogue, with each struct's fields decoded only when first used.
-
-    BAT decodes all ~1,000 structs and ~10,000 fields of a modern file up front (about 15 ms
-    in Python); reading the render settings needs a handful of them.
-    """
-
-    def __init__(self, data: bytes, header: Any) -> None:
-        endian = header.endian_str.decode()
-        self.data = data
-        self.pointer_size: int = header.pointer_size
-        self.short2 = struct.Struct(endian + "HH")
-        uint = struct.Struct(endian + "I")
-
-        offset = 8  # "SDNA" "NAME"
-        count = uint.unpack_from(data, offset)[0]
-        self.raw_names, offset = _strings(data, offset + 4, count)
-        self.names: dict[int, dna.Name] = {}
-        offset = _pad4(offset) + 4  # "TYPE"
-        count = uint.unpack_from(data, offset)[0]
-        type_ids, offset = _strings(data, offset + 4, count)
-        offset = _pad4(offset) + 4  # "TLEN"
-        sizes = struct.unpack_from(f"{endian}{count}H", data, offset)
-        self.types = [
-            _LazyStruct(type_id, size) for type_id, size in zip(type_ids, sizes, strict=True)
-        ]
-        offset = _pad4(offset + 2 * count) + 4  # "STRC"
-        count = uint.unpack_from(data, offset)[0]
-        offset += 4
-        self.structs: list[dna.Struct] = []
-        self.index_from_id: dict[bytes, int] = {}
-        for index in range(count):
-            type_index, fields = self.short2.unpack_from(data, offset)
-            lazy = self.types[type_index]
-            lazy.pending = (self, offset + 4, fields)
-            self.index_from_id[lazy.dna_type_id] = index
-            self.structs.append(lazy)
-            offset += 4 + 4 * fields
-
-    def name(self, index: int) -> dna.Name:
-        found = self.names.get(index)
-        if found is None:
-            found = self.names[index] = dna.Name(self.raw_names[index])
-        return found
-
-
-def _pad4(offset: int) -> int:
-    return (offset + 3) & ~3
-
-
-def _strings(data: bytes, offset: int, count: int) -> tuple[list[bytes], int]:
-    """``count`` NUL-terminated strings from ``offset``, and the offset after them."""
-    found = data[offset:].split(b"\0", count)[:count]
-    if len(found) < count:
-        raise ValueError("the DNA block is cut short")
-    return found, offset + sum(len(item) for item in found) + count
-
-
-class _LazyStruct(dna.Struct):
-    """A BAT ``dna.Struct`` that decodes its fields on first use."""
-
-    def __init__(self, dna_type_id: bytes, size: int) -> None:
-        self.pending: tuple[_LazyDNA, int, int] | None = None
-        self._decoded: list[dna.Field] = []
-        self._decoded_by_name: dict[bytes, dna.Field] = {}
-        super().__init__(dna_type_id, size)
-
-    # BAT's Struct keeps its fields in these two attributes.
-    @property
-    def _fields(self) -> list[dna.Field]:
-        if self.pending is not None:
-            self._decode()
-        return self._decoded
-
-    @_fields.setter
-    def _fields(self, value: list[dna.Field]) -> None:
-        self._decoded = value
-
-    @property
-    def _fields_by_name(self) -> dict[bytes, dna.Field]:
-        if self.pending is not None:
-            self._decode()
-        return self._decoded_by_name
-
-    @_fields_by_name.setter
-    def _fields_by_name(self, value: dict[bytes, dna.Field]) -> None:
-        self._decoded_by_name = value
-
-    def _decode(self) -> None:
-        pending = self.pending
-        if pending is None:
-            return
-        catalogue, offset, count = pending
-        fields: list[dna.Field] = []
-        by_name: dict[bytes, dna.Field] = {}
-        field_offset = 0
-        for index in range(count):
-            type_index, name_index = catalogue.short2.unpack_from(
-                catalogue.data, offset + 4 * index
-            )
-            dna_type = catalogue.types[type_index]
-            name = catalogue.name(name_index)
-            if name.is_pointer or name.is_method_pointer:
-                size = catalogue.pointer_size * name.array_size
-            else:
-                size = dna_type.size * name.array_size
-            field = dna.Field(dna_type, name, size, field_offset)
-            fields.append(field)
-            by_name[name.name_only] = field
-            field_offset += size
-        self._decoded, self._decoded_by_name = fields, by_name
-        self.pending = None
-
-
-class _BlendFile(blendfile.BlendFile):
-    """A BAT BlendFile that decodes DNA lazily, reuses it for files with the same DNA (all
-    files saved by one Blender version), and closes its file when opening fails."""
-
-    _dna_cache: dict[bytes, _LazyDNA] = {}
-
-    def __init__(self, path: Path, mode: str = "rb") -> None:
-        try:
-            super().__init__(path, mode)
-        except BaseException:
-            fileobj = getattr(self, "fileobj", None)
-            if fileobj is not None:
-                fileobj.close()
-            raise
-
-    def decode_structs(self, block: Any) -> None:
-        data = self.fileobj.read(block.size)
-        header = self.header
-        digest = hashlib.sha1(data, usedforsecurity=False).digest()
-        key = bytes([header.pointer_size]) + header.endian_str + digest
-        catalogue = self._dna_cache.get(key)
-        if catalogue is None:
-            catalogue = _LazyDNA(data, header)
-            if len(self._dna_cache) >= 8:
-                self._dna_cache.clear()
-            self._dna_cache[key] = catalogue
-        self.structs.extend(catalogue.structs)
-        self.sdna_index_from_id.update(catalogue.index_from_id)
-
-
-@contextlib.contextmanager
-def bat_session() -> Iterator[None]:
-    """Use BAT's tracer or packer: one at a time in this process, with lazily decoded DNA.
-
-    BAT opens files through ``blendfile.open_cached``, which instantiates the module's
-    ``BlendFile``; for the session that name refers to farm's faster subclass. Afterwards
-    BAT's cache of open files is emptied, so a file that changes on disk is read again.
-    """
-    with _BAT_LOCK:
-        original = blendfile.BlendFile
-        setattr(blendfile, "BlendFile", _BlendFile)  # noqa: B010 - a type mypy won't let us swap
-        try:
-            yield
-        finally:
-            setattr(blendfile, "BlendFile", original)  # noqa: B010
-            blendfile.close_all_cached()
-
-
-def _check_file(path: Path) -> Path:
-    path = expand_user(path)
-    if not path.exists():
-        raise BadBlendFile(f"{path} does not exist. Check the path and try again.")
-    if not path.is_file():
-        raise BadBlendFile(f"{path} is not a file; give the path of a .blend file.")
-    return path
-
-
 def _as_str(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
@@ -354,18 +153,14 @@ def read_blend_info(path: Path, scene: str | None = None) -> BlendInfo:
     Raises BadBlendFile for a missing, non-.blend, damaged or scene-less file, and for a
     ``scene`` the file does not have (the message lists the scenes it has).
     """
-    path = _check_file(path)
+    path = check_file(path)
     try:
-        with _BlendFile(path) as bfile:
+        with LazyBlendFile(path) as bfile:
             scenes, active = _read(bfile)
             version = bfile.header.version
             compressed = bool(bfile.is_compressed)
-    except blendfile.exceptions.BlendFileError as exc:
-        raise _not_a_blend(path, exc) from exc
-    except OSError as exc:
-        raise BadBlendFile(f"{path} cannot be read: {exc.strerror or exc}.") from exc
-    except Exception as exc:  # struct errors, bad pointers, ...: the file's bytes are wrong
-        raise _damaged(path, exc) from exc
+    except Exception as exc:  # not a blend, unreadable, or its bytes are wrong
+        raise bad_blend(path, exc) from exc
     if not scenes:
         raise BadBlendFile(f"{path} has no scenes, so there is nothing to render.")
     names = [info.name for info in scenes]
@@ -383,107 +178,3 @@ def read_blend_info(path: Path, scene: str | None = None) -> BlendInfo:
         active_scene=active,
         scene=scenes[names.index(wanted)],
     )
-
-
-def _not_a_blend(path: Path, exc: Exception) -> BadBlendFile:
-    if isinstance(exc, blendfile.exceptions.NoDNA1Block):
-        return _damaged(path, exc)
-    try:
-        with path.open("rb") as handle:
-            start = handle.read(12)
-    except OSError:
-        start = b""
-    if start.startswith(b"BLENDER"):
-        return _damaged(path, exc)
-    return BadBlendFile(
-        f"{path} is not a .blend file (it does not start like one). "
-        "Give the path of a file saved by Blender."
-    )
-
-
-def _damaged(path: Path, exc: Exception) -> BadBlendFile:
-    return BadBlendFile(
-        f"{path} is damaged or incomplete ({type(exc).__name__}: {exc}); it may have been "
-        "cut short while copying or saving. Open it in Blender, save it again, and retry."
-    )
-
-
-# --- dependencies ------------------------------------------------------------------------
-
-_KINDS = {
-    b"IM": "image", b"LI": "library", b"SO": "sound", b"VF": "font", b"MC": "movie clip",
-    b"CF": "cache", b"VO": "volume", b"ME": "mesh data", b"OB": "cache", b"LA": "light",
-}
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """A file (or a sequence of files) that a .blend needs to render."""
-
-    path: Path  # absolute; for a sequence the first file, a glob pattern or a folder
-    kind: str  # image, library, sound, font, movie clip, cache, volume, sequencer strip, ...
-    exists: bool  # for a sequence: at least one of its files exists
-    is_sequence: bool
-    written_as: str  # the path as the blend stores it, like //textures/wood.png
-    used_by: Path  # the .blend that refers to it (the source or one of its libraries)
-
-    def files(self) -> list[Path]:
-        """The existing files of this dependency (all files of a sequence)."""
-        if not self.is_sequence:
-            return [self.path] if self.path.is_file() else []
-        try:
-            return [path for path in file_sequence.expand_sequence(self.path) if path.is_file()]
-        except file_sequence.DoesNotExist:
-            return []
-
-
-def usage_kind(usage: Any) -> str:
-    """The kind of dependency a BAT ``BlockUsage`` is, for messages and records."""
-    code = usage.block.code
-    if code in _KINDS:
-        return _KINDS[code]
-    return "sequencer strip" if usage.block.dna_type_name.startswith("Strip") else "file"
-
-
-def usage_exists(usage: Any) -> bool:
-    path = Path(usage.abspath)
-    if not usage.is_sequence:
-        return path.exists()
-    try:
-        return any(True for _ in file_sequence.expand_sequence(path))
-    except file_sequence.DoesNotExist:
-        return False
-
-
-def iter_usages(path: Path) -> Iterator[Any]:
-    """BAT's block usages of ``path`` and its libraries; iterate inside :func:`bat_session`."""
-    try:
-        yield from trace.deps(path)
-    except blendfile.exceptions.BlendFileError as exc:
-        raise _not_a_blend(path, exc) from exc
-    except OSError as exc:
-        raise BadBlendFile(f"{path} cannot be read: {exc.strerror or exc}.") from exc
-    except BadInput:
-        raise
-    except Exception as exc:
-        raise _damaged(path, exc) from exc
-
-
-def trace_dependencies(path: Path) -> list[Dependency]:
-    """Every file ``path`` needs, following linked libraries; one entry per distinct path."""
-    path = _check_file(path)
-    found: dict[Path, Dependency] = {}
-    with bat_session():
-        for usage in iter_usages(path):
-            abspath = Path(usage.abspath)
-            if abspath in found:
-                continue
-            found[abspath] = Dependency(
-                path=abspath,
-                kind=usage_kind(usage),
-                exists=usage_exists(usage),
-                is_sequence=bool(usage.is_sequence),
-                written_as=str(usage.asset_path),
-                used_by=Path(usage.block.bfile.filepath),
-            )
-    return list(found.values())

@@ -26,42 +26,40 @@ Packing is atomic: everything is written into a ``.farm-tmp-*`` folder inside th
 then ``<job>.deps`` and, last, ``<job>.blend`` are renamed into place. On failure or
 cancellation nothing is left behind.
 
-Every file packed is stamped (size, modification time, SHA-256, computed from the very bytes
-copied), so :func:`changed_since` can later say which sources changed, comparing size and
-modification time first and hashing only files where those differ.
+Every file packed is stamped (:mod:`.stamps`: size, modification time, SHA-256, computed from
+the very bytes copied), so :func:`.stamps.changed_since` can later say which sources changed;
+:func:`source_fingerprint` stamps a source and its dependencies as they are now.
+
+BAT here is farm's own instance (:mod:`.bat`): packing changes nothing other add-ons see.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePath
-from typing import IO, Any
-
-from blender_asset_tracer import blendfile, bpathlib, pack
-from blender_asset_tracer.pack import transfer
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from ..errors import Cancelled, FarmError
 from ..fs.atomic import TEMP_PREFIX, owner_tag, share_mode, sweep_temps
 from ..fs.names import validate_name
 from ..fs.volume import Volume
 from ..progress import Progress
-from .info import (
-    BadBlendFile,
-    Dependency,
-    _check_file,
-    _damaged,
-    _not_a_blend,
-    bat_session,
-    trace_dependencies,
-    usage_kind,
+from .bat import bat_session, bpathlib, pack, transfer
+from .deps import Dependency, trace_dependencies, usage_kind
+from .errors import BadBlendFile, bad_blend, check_file
+from .stamps import (
+    FileStamp,
+    Fingerprint,
+    MissingFile,
+    PackedFile,
+    PackResult,
+    copy_stamped,
+    stamp,
 )
 
-_CHUNK = 1 << 20
 OUTSIDE = "_outside"
 
 
@@ -73,121 +71,6 @@ class AlreadyPacked(FarmError):
     """The store already holds a packed blend for this job."""
 
 
-class FileStamp(BaseModel):
-    """A file as it was when packed; ``sha256`` None means it did not exist."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: str  # absolute, on the machine that packed it
-    size: int | None = None
-    mtime_ns: int | None = None
-    sha256: str | None = None
-
-    @property
-    def exists(self) -> bool:
-        return self.sha256 is not None
-
-
-class PackedFile(FileStamp):
-    """A dependency as packed: its source's stamp and where the copy is."""
-
-    kind: str = "file"
-    stored: str | None = None  # volume-relative POSIX path; None if it was missing
-
-    def stamp(self) -> FileStamp:
-        return FileStamp(path=self.path, size=self.size, mtime_ns=self.mtime_ns, sha256=self.sha256)
-
-
-class Fingerprint(BaseModel):
-    """Stamps of a source .blend and of every file it depends on."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    blend: FileStamp
-    dependencies: list[FileStamp]
-
-    @property
-    def files(self) -> list[FileStamp]:
-        return [self.blend, *self.dependencies]
-
-
-class MissingFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: str
-    kind: str
-    used_by: str
-
-
-class PackResult(BaseModel):
-    """What :func:`pack_blend` stored."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    source: str
-    stored_blend: Path  # absolute: store_dir/<job>.blend
-    stored_blend_rel: str  # the same, volume-relative
-    deps_dir: Path | None  # store_dir/<job>.deps, None when the blend needs nothing
-    source_sha256: str
-    fingerprint: Fingerprint
-    dependencies: list[PackedFile]
-    missing: list[MissingFile]
-
-
-# --- stamps -----------------------------------------------------------------------------
-
-
-def _read_stamped(path: Path | str, copy_to: IO[bytes] | None = None) -> FileStamp:
-    """Stamp the bytes of ``path`` as read (also writing them to ``copy_to``)."""
-    with open(path, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        digest = hashlib.sha256()
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            if copy_to is not None:
-                copy_to.write(chunk)
-    return FileStamp(
-        path=str(path), size=info.st_size, mtime_ns=info.st_mtime_ns, sha256=digest.hexdigest()
-    )
-
-
-def stamp(path: Path | str) -> FileStamp:
-    """Size, modification time and SHA-256 of a file, or an empty stamp if it is missing."""
-    try:
-        return _read_stamped(path)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return FileStamp(path=str(path))
-
-
-def _copy_stamped(source: Path, target: Path) -> FileStamp:
-    """Copy ``source`` to ``target`` and stamp the bytes copied, in one read."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as copy:
-        return _read_stamped(source, copy)
-
-
-def _stamp_unchanged(old: FileStamp) -> bool:
-    """True if the file still matches ``old``: cheap when size and mtime agree."""
-    try:
-        info = os.stat(old.path)
-    except (FileNotFoundError, NotADirectoryError):
-        return not old.exists
-    if not old.exists:
-        return False
-    if info.st_size == old.size and info.st_mtime_ns == old.mtime_ns:
-        return True
-    return info.st_size == old.size and stamp(old.path).sha256 == old.sha256
-
-
-def changed_since(fingerprint: Fingerprint) -> list[str]:
-    """Paths of the files that differ from ``fingerprint``: changed, deleted or appeared.
-
-    Size and modification time are compared first; a file is hashed only when they differ
-    (a `touch` or a copy that kept the content is not a change).
-    """
-    return [old.path for old in fingerprint.files if not _stamp_unchanged(old)]
-
-
 def _dependency_files(dependencies: Iterable[Dependency]) -> Iterator[Path]:
     """Each file of each dependency; a missing dependency as its own path."""
     for dep in dependencies:
@@ -196,7 +79,7 @@ def _dependency_files(dependencies: Iterable[Dependency]) -> Iterator[Path]:
 
 def source_fingerprint(source: Path) -> Fingerprint:
     """Stamp ``source`` and every file it depends on (traced with BAT, libraries followed)."""
-    source = _check_file(source)
+    source = check_file(source)
     blend = stamp(source.absolute())
     deps = [stamp(path) for path in _dependency_files(trace_dependencies(source))]
     return Fingerprint(blend=blend, dependencies=deps)
@@ -299,7 +182,7 @@ class _Packer(pack.Packer):
         target = Path(target)
         source = self.rewritten_from.get(asset_path)
         if source is None:  # a plain copy: stamp the very bytes copied
-            file_stamp = _copy_stamped(asset_path, target)
+            file_stamp = copy_stamped(asset_path, target)
             source = asset_path
         else:  # a blend with rewritten paths: move the rewritten copy in
             file_stamp = self.stamps[source]
@@ -326,7 +209,7 @@ def pack_blend(
     """
     progress = progress or Progress()
     job_name = validate_name(job_name)
-    source = Path(os.path.abspath(_check_file(source)))
+    source = Path(os.path.abspath(check_file(source)))
     store_dir = volume.check_inside(store_dir)
     final_blend = store_dir / f"{job_name}.blend"
     final_deps = store_dir / f"{job_name}.deps"
@@ -419,12 +302,8 @@ def _strategise(packer: _Packer, source: Path) -> None:
         packer.strategise()
     except (FarmError, Cancelled):
         raise
-    except blendfile.exceptions.BlendFileError as exc:
-        raise _not_a_blend(source, exc) from exc
-    except OSError as exc:
-        raise BadBlendFile(f"{source} cannot be read: {exc.strerror or exc}.") from exc
-    except Exception as exc:  # the file's bytes are wrong: struct errors, bad pointers
-        raise _damaged(source, exc) from exc
+    except Exception as exc:  # not a blend, unreadable, or its bytes are wrong
+        raise bad_blend(source, exc) from exc
 
 
 def _move_into_place(

@@ -5,7 +5,7 @@ Start with :class:`FlamencoClient`; everything it raises is a :class:`FlamencoEr
 
 from __future__ import annotations
 
-from .bulk import BulkResult, cancel_many, delete_many, failures, run_bulk, submit_many
+from .bulk import BulkResult, failures, run_bulk
 from .client import FlamencoClient
 from .errors import (
     BadManagerURL,
@@ -98,15 +98,12 @@ __all__ = [
     "UnknownWorkerTag",
     "WorkerSummary",
     "WorkerTag",
-    "cancel_many",
     "check_id",
     "check_transition",
     "current_platform",
-    "delete_many",
     "failures",
     "is_allowed",
     "normalize_url",
     "parse_version",
     "run_bulk",
-    "submit_many",
 ]

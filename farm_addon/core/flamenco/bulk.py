@@ -1,30 +1,27 @@
-"""Many Manager calls at once, with one result per item. No `bpy` module use.
+"""Many calls at once on a bounded thread pool, one result per item. No `bpy` module use.
 
-The work runs on a bounded thread pool over the client's shared session: at most
-``max_in_flight`` requests are outstanding, and nothing is queued beyond that. Every item gets
+:func:`run_bulk` knows nothing of Flamenco: the client's ``submit_many``, ``cancel_many`` and
+``delete_many`` (:mod:`.client`) build on it, so this module never imports the client. The
+work runs on a bounded thread pool (for the client, over its shared session): at most
+``max_in_flight`` calls are outstanding, and nothing is queued beyond that. Every item gets
 a :class:`BulkResult` in input order; one failure never hides the others. Cancellation
 (:meth:`Progress.cancel`) stops new items from starting while those in flight finish; the
 items never started come back with a :class:`~..errors.Cancelled` error, so the caller can
 record exactly what was done and then call ``progress.check()`` itself.
 
-Problems that would fail every item (the Manager unreachable or unsupported) are raised
-before anything is sent.
+The client raises problems that would fail every item (the Manager unreachable or
+unsupported) before anything is sent.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from ..errors import Cancelled
 from ..progress import Progress
-
-if TYPE_CHECKING:
-    from .client import FlamencoClient
-    from .models import Job, SubmittedJob
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -91,69 +88,3 @@ def run_bulk(
     for index in range(scheduled, len(work)):
         results[index] = BulkResult(work[index][0], error=Cancelled("Not started: cancelled."))
     return [r for r in results if r is not None]
-
-
-def submit_many(
-    client: FlamencoClient,
-    jobs: Sequence[SubmittedJob],
-    progress: Progress | None = None,
-    *,
-    max_in_flight: int | None = None,
-) -> list[BulkResult[int, Job]]:
-    """Submit ``jobs``; each result's key is the job's index in ``jobs``."""
-    if jobs:
-        client.handshake().require_compatible()
-        client.job_types()
-    work = [(i, functools.partial(client.submit_job, job)) for i, job in enumerate(jobs)]
-    return run_bulk(
-        work,
-        max_in_flight=max_in_flight or client.max_in_flight,
-        progress=progress,
-        label="Submitting jobs",
-    )
-
-
-def _known_jobs(client: FlamencoClient, ids: Sequence[str]) -> dict[str, Job]:
-    """One listing of the Manager's jobs, so each item need not fetch its status."""
-    return {job.id: job for job in client.jobs()} if ids else {}
-
-
-def cancel_many(
-    client: FlamencoClient,
-    ids: Sequence[str],
-    reason: str,
-    progress: Progress | None = None,
-    *,
-    max_in_flight: int | None = None,
-) -> list[BulkResult[str, None]]:
-    """Cancel jobs by ID; refused transitions are per-item :class:`TransitionRefused` errors."""
-    known = _known_jobs(client, ids)
-    work = [
-        (job_id, functools.partial(client.cancel_job, known.get(job_id, job_id), reason))
-        for job_id in ids
-    ]
-    return run_bulk(
-        work,
-        max_in_flight=max_in_flight or client.max_in_flight,
-        progress=progress,
-        label="Cancelling jobs",
-    )
-
-
-def delete_many(
-    client: FlamencoClient,
-    ids: Sequence[str],
-    progress: Progress | None = None,
-    *,
-    max_in_flight: int | None = None,
-) -> list[BulkResult[str, None]]:
-    """Queue jobs for deletion by ID; same rules as :meth:`FlamencoClient.delete_job`."""
-    known = _known_jobs(client, ids)
-    work = [(job_id, functools.partial(client.delete_job, known.get(job_id, job_id)))
-            for job_id in ids]
-    return run_bulk(
-        work,
-        max_in_flight=max_in_flight or client.max_in_flight,
-        progress=progress,
-        label="Deleting jobs",
-    )

@@ -1,14 +1,17 @@
 """The Flamenco Manager client: typed calls, version-aware endpoints. No `bpy` module use.
 
 :class:`FlamencoClient` talks to one Manager over one HTTP session (:mod:`.transport`:
-retries, timeouts, errors). It reads the Manager's version once (:meth:`~FlamencoClient.handshake`)
-and picks endpoints by what that version can do. Status changes are checked against the
-job's current status before anything is sent (:mod:`.status`).
+retries, timeouts, errors). It reads the Manager's version once (:mod:`.manager`:
+:meth:`~.manager.ManagerInfo.handshake`, configuration, workers) and picks endpoints by what
+that version can do. Status changes are checked against the job's current status before
+anything is sent (:mod:`.status`). Many jobs at once (``submit_many``, ``cancel_many``,
+``delete_many``) run on :func:`.bulk.run_bulk`, over the same session.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import threading
 import urllib.parse
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -17,24 +20,12 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from ..errors import BadInput
-from . import bulk as _bulk
-from .bulk import BulkResult
-from .errors import (
-    IncompatibleManager,
-    ManagerError,
-    NotFound,
-    StaleJobType,
-    TransitionRefused,
-    UnexpectedResponse,
-    UnknownWorkerTag,
-)
-from .handshake import Handshake
+from .bulk import BulkResult, run_bulk
+from .errors import ManagerError, NotFound, StaleJobType, TransitionRefused
+from .manager import ManagerInfo
 from .models import (
     AvailableJobType,
     AvailableJobTypes,
-    FarmStatusReport,
-    FlamencoVersion,
     Job,
     JobLastRenderedImageInfo,
     JobMassDeletionSelection,
@@ -42,25 +33,14 @@ from .models import (
     JobsQueryResult,
     JobStatusChange,
     JobTasksSummary,
-    ManagerConfiguration,
-    ManagerVariable,
-    ManagerVariables,
-    SharedStorageLocation,
     SubmittedJob,
     TaskSummary,
-    WorkerList,
-    WorkerSummary,
-    WorkerTag,
-    WorkerTagList,
-    current_platform,
 )
 from .status import REQUEST_STATUS, JobAction, check_transition
-from .transport import DEFAULT_TIMEOUT, ManagerSession, Timeout, check_id, quote
+from .transport import DEFAULT_TIMEOUT, Timeout, check_id, quote
 
 if TYPE_CHECKING:
     from ..progress import Progress
-
-AUDIENCES = ("users", "workers")
 
 
 def _status_set(status: str | Iterable[str] | None) -> frozenset[str] | None:
@@ -69,7 +49,7 @@ def _status_set(status: str | Iterable[str] | None) -> frozenset[str] | None:
     return frozenset({status} if isinstance(status, str) else status)
 
 
-class FlamencoClient(ManagerSession):
+class FlamencoClient(ManagerInfo):
     """A client of one Flamenco Manager. Thread-safe; use as a context manager or ``close()``.
 
     ``timeout`` is ``(connect, read)`` seconds, used on every call; ``retries`` bounds the
@@ -88,79 +68,8 @@ class FlamencoClient(ManagerSession):
         super().__init__(
             base_url, timeout=timeout, retries=retries, max_in_flight=max_in_flight
         )
-        self._handshake: Handshake | None = None
-        self._handshake_lock = threading.Lock()
         self._job_types: dict[str, AvailableJobType] | None = None
         self._job_types_lock = threading.Lock()
-
-    # Meta -------------------------------------------------------------------------------
-
-    def handshake(self, *, refresh: bool = False) -> Handshake:
-        """The Manager's version and farm's verdict on it; cached after the first call.
-
-        Does not raise for an unsupported version: check ``compatible`` and ``message``,
-        or call ``require_compatible()``. Operations that depend on the version do.
-        """
-        with self._handshake_lock:
-            if self._handshake is not None and not refresh:
-                return self._handshake
-            what = "tell its version"
-            try:
-                response = self._request("GET", "/api/v3/version", what=what)
-            except NotFound as exc:
-                raise IncompatibleManager(
-                    f"{self.base_url} does not look like a Flamenco Manager: "
-                    "it has no /api/v3/version. Check the URL."
-                ) from exc
-            try:
-                version = self._parse(FlamencoVersion, response, what)
-            except UnexpectedResponse as exc:
-                raise IncompatibleManager(
-                    f"{self.base_url} does not look like a Flamenco Manager: "
-                    "its version answer is not Flamenco's. Check the URL."
-                ) from exc
-            self._handshake = Handshake.from_version(version)
-            return self._handshake
-
-    def _features(self) -> Handshake:
-        """The handshake, raising :class:`IncompatibleManager` for an unsupported Manager."""
-        handshake = self.handshake()
-        handshake.require_compatible()
-        return handshake
-
-    def configuration(self) -> ManagerConfiguration:
-        response = self._request("GET", "/api/v3/configuration", what="send its configuration")
-        return self._parse(ManagerConfiguration, response, "send its configuration")
-
-    def shared_storage(
-        self, audience: str = "users", platform: str | None = None
-    ) -> SharedStorageLocation:
-        """The shared storage location as ``audience`` on ``platform`` (default: this
-        machine's) sees it."""
-        path = f"/api/v3/configuration/shared-storage/{self._audience(audience)}/"
-        path += quote(platform or current_platform())
-        what = "tell its shared storage location"
-        return self._parse(SharedStorageLocation, self._request("GET", path, what=what), what)
-
-    def variables(
-        self, audience: str = "users", platform: str | None = None
-    ) -> dict[str, ManagerVariable]:
-        """Variable name -> value and two-way flag, for ``audience`` on ``platform``."""
-        path = f"/api/v3/configuration/variables/{self._audience(audience)}/"
-        path += quote(platform or current_platform())
-        what = "send its variables"
-        return self._parse(ManagerVariables, self._request("GET", path, what=what), what).root
-
-    @staticmethod
-    def _audience(audience: str) -> str:
-        if audience not in AUDIENCES:
-            raise BadInput(f"Unknown audience '{audience}'; use 'users' or 'workers'.")
-        return audience
-
-    def farm_status(self) -> FarmStatusReport:
-        what = "report the farm status"
-        response = self._request("GET", "/api/v3/status", what=what)
-        return self._parse(FarmStatusReport, response, what)
 
     # Job types --------------------------------------------------------------------------
 
@@ -420,54 +329,53 @@ class FlamencoClient(ManagerSession):
         )
         return response.text if response.status_code == 200 else ""
 
-    # Workers ----------------------------------------------------------------------------
-
-    def workers(self) -> list[WorkerSummary]:
-        what = "list its workers"
-        response = self._request("GET", "/api/v3/worker-mgt/workers", what=what)
-        return self._parse(WorkerList, response, what).workers
-
-    def worker_tags(self) -> list[WorkerTag]:
-        self._features().require("has_worker_tags", "Worker tags")
-        what = "list its worker tags"
-        response = self._request("GET", "/api/v3/worker-mgt/tags", what=what)
-        return self._parse(WorkerTagList, response, what).tags
-
-    def worker_tag_id(self, name: str) -> str:
-        """The ID of the worker tag called ``name`` (exact, else case-insensitive match);
-        an existing tag ID is returned as is. :class:`UnknownWorkerTag` lists the known ones."""
-        tags = [t for t in self.worker_tags() if t.id]
-        folded = name.casefold()
-        for found in (
-            [t.id for t in tags if t.name == name],
-            [t.id for t in tags if t.name.casefold() == folded],
-            [t.id for t in tags if t.id == name],
-        ):
-            if len(found) == 1 and found[0]:
-                return found[0]
-        if not tags:
-            raise UnknownWorkerTag(
-                f"Unknown worker tag '{name}': Flamenco Manager has no worker tags."
-            )
-        known = ", ".join(sorted(t.name for t in tags))
-        raise UnknownWorkerTag(f"Unknown worker tag '{name}'. Known tags: {known}.")
-
     # Bulk -------------------------------------------------------------------------------
 
     def submit_many(
-        self, jobs: Sequence[SubmittedJob], progress: Progress | None = None
+        self,
+        jobs: Sequence[SubmittedJob],
+        progress: Progress | None = None,
+        *,
+        max_in_flight: int | None = None,
     ) -> list[BulkResult[int, Job]]:
-        """Submit jobs concurrently; see :func:`.bulk.submit_many`."""
-        return _bulk.submit_many(self, jobs, progress)
+        """Submit jobs concurrently; each result's key is the job's index in ``jobs``."""
+        if jobs:
+            self.handshake().require_compatible()
+            self.job_types()
+        work = [(i, functools.partial(self.submit_job, job)) for i, job in enumerate(jobs)]
+        return run_bulk(work, max_in_flight=max_in_flight or self.max_in_flight,
+                        progress=progress, label="Submitting jobs")
 
     def cancel_many(
-        self, ids: Sequence[str], reason: str, progress: Progress | None = None
+        self,
+        ids: Sequence[str],
+        reason: str,
+        progress: Progress | None = None,
+        *,
+        max_in_flight: int | None = None,
     ) -> list[BulkResult[str, None]]:
-        """Cancel jobs concurrently; see :func:`.bulk.cancel_many`."""
-        return _bulk.cancel_many(self, ids, reason, progress)
+        """Cancel jobs by ID concurrently; refused transitions are per-item
+        :class:`TransitionRefused` errors."""
+        known = self._known_jobs(ids)
+        work = [(job_id, functools.partial(self.cancel_job, known.get(job_id, job_id), reason))
+                for job_id in ids]
+        return run_bulk(work, max_in_flight=max_in_flight or self.max_in_flight,
+                        progress=progress, label="Cancelling jobs")
 
     def delete_many(
-        self, ids: Sequence[str], progress: Progress | None = None
+        self,
+        ids: Sequence[str],
+        progress: Progress | None = None,
+        *,
+        max_in_flight: int | None = None,
     ) -> list[BulkResult[str, None]]:
-        """Delete jobs concurrently; see :func:`.bulk.delete_many`."""
-        return _bulk.delete_many(self, ids, progress)
+        """Queue jobs for deletion by ID concurrently; same rules as :meth:`delete_job`."""
+        known = self._known_jobs(ids)
+        work = [(job_id, functools.partial(self.delete_job, known.get(job_id, job_id)))
+                for job_id in ids]
+        return run_bulk(work, max_in_flight=max_in_flight or self.max_in_flight,
+                        progress=progress, label="Deleting jobs")
+
+    def _known_jobs(self, ids: Sequence[str]) -> dict[str, Job]:
+        """One listing of the Manager's jobs, so each item need not fetch its status."""
+        return {job.id: job for job in self.jobs()} if ids else {}
