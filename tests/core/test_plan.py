@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from farm_addon.core.blend.info import trace_dependencies
+from farm_addon.core.blend.deps import trace_dependencies
 from farm_addon.core.errors import BadInput
 from farm_addon.core.flamenco import FlamencoClient
 from farm_addon.core.fs.volume import Volume

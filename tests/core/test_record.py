@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from farm_addon.core.blend.packing import PackedFile, changed_since
+from farm_addon.core.blend.stamps import PackedFile, changed_since
 from farm_addon.core.errors import BadInput
 from farm_addon.core.fs import atomic
 from farm_addon.core.fs.atomic import Busy, FileLock, atomic_write_bytes, atomic_write_text

@@ -27,7 +27,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..blend.packing import FileStamp, Fingerprint, PackedFile, PackResult
+from ..blend.stamps import FileStamp, Fingerprint, PackedFile, PackResult
 from ..errors import BadInput, FarmError
 from ..frames import parse_intervals
 from ..fs.atomic import FileLock, atomic_write_text, sweep_temps

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..blend.info import read_blend_info
-from ..blend.packing import changed_since, missing_warning, pack_blend
+from ..blend.packing import missing_warning, pack_blend
+from ..blend.stamps import changed_since
 from ..errors import BadInput, FarmError, reports_disk_errors
 from ..flamenco import NotFound
 from ..flamenco.status import CANCELLABLE, FINISHED

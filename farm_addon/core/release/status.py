@@ -13,7 +13,7 @@ import copy
 import os
 from dataclasses import dataclass, field
 
-from ..blend.packing import changed_since
+from ..blend.stamps import changed_since
 from ..errors import FarmError
 from ..flamenco import Job, WorkerSummary
 from ..flamenco.status import FINISHED, JobStatus
