@@ -45,6 +45,7 @@ from typing import Any, NamedTuple, Protocol
 from ..errors import BadInput, FarmError, reports_disk_errors
 from ..flamenco import Job, NotFound
 from ..frames import DEFAULT_PADDING, frame_filename, parse_frames
+from ..fs.names import fold
 from ..fs.transfer import (
     CHUNK,
     DEFAULT_OPS,
@@ -58,7 +59,7 @@ from ..fs.transfer import (
     write_atomic,
 )
 from ..fs.volume import HARVEST_JOURNAL_NAME, Volume, expand_user
-from ..naming.templates import (
+from ..naming import (
     FrameInfo,
     FrameLabel,
     Namer,
@@ -66,7 +67,6 @@ from ..naming.templates import (
     Template,
     check_targets,
     compress_frames,
-    fold,
     load_frame_data,
     make_namer,
 )
