@@ -5,7 +5,7 @@ No `bpy` module use.
 The Manager must report every job, at its current revision, ``completed``; every expected frame
 file (the job's frame range, ``######`` numbering, its extension) must be in ``out/<job>/`` and
 pass :func:`.images.image_problem`. What is found is a :class:`JobCheck` per job, with a
-:class:`FrameFile` for each frame ready to move.
+``FrameFile`` tuple for each frame ready to move.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from ..errors import FarmError
 from ..flamenco import Job, NotFound
@@ -41,17 +41,11 @@ class ManagerJobs(Protocol):
              metadata: Mapping[str, str] | None = None) -> list[Job]: ...
 
 
-class FrameFile(NamedTuple):
-    """A checked frame, ready to move."""
-
-    job: str
-    revision: int
-    frame: int
-    src: str  # volume-relative
-    size: int
-    sha256: str
-    mtime_ns: int = -1  # when the content was read (-1: too recent to trust, hash again)
-    ino: int = -1
+#: A checked frame, ready to move: ``(frame, src, size, sha256, mtime_ns, ino)``; ``src`` is
+#: volume-relative, ``mtime_ns`` and ``ino`` are the file's when its content was read (-1: too
+#: recent to trust, hash again). A plain tuple of numbers and text: the garbage collector stops
+#: tracking it, and a harvest holds 100,000 of them.
+FrameFile = tuple[int, str, int, str, int, int]
 
 
 @dataclass
@@ -143,7 +137,6 @@ def check_jobs(volume: Volume, record: ReleaseRecord, statuses: dict[str, str],
         if first != _frame_name(left[0], ext):  # farm renders with ######: never, but be sure
             raise FarmError(f"Unexpected frame file name {first} for job {job.name}.")
         ready = chk.ready
-        name, revision = job.name, job.revision
         width = DEFAULT_PADDING
         step = max(1, min(32, len(left) // 200))
         png = ext.lower() == ".png"
@@ -177,11 +170,10 @@ def check_jobs(volume: Volume, record: ReleaseRecord, statuses: dict[str, str],
             if problem:
                 chk.problems.setdefault(problem, []).append(frame)
             elif st is None or st.st_mtime_ns >= recent:
-                ready.append(FrameFile(name, revision, frame, f"{out_rel}/{fname}", size,
-                                       digest))
+                ready.append((frame, f"{out_rel}/{fname}", size, digest, -1, -1))
             else:
-                ready.append(FrameFile(name, revision, frame, f"{out_rel}/{fname}", size,
-                                       digest, st.st_mtime_ns, st.st_ino))
+                ready.append((frame, f"{out_rel}/{fname}", size, digest, st.st_mtime_ns,
+                              st.st_ino))
             if n % step == 0:
                 progress.advance(step)
                 progress.check()

@@ -55,7 +55,12 @@ from ..naming import (
 )
 from ..progress import Progress
 from ..release.record import RecordStore, ReleaseRecord, now
-from ..release.superseded import SUPERSEDED_DIR, load_manifest, mark_superseded
+from ..release.superseded import (
+    MANIFEST_NAME,
+    SUPERSEDED_DIR,
+    load_manifest,
+    mark_superseded,
+)
 from .checks import (
     FrameFile,
     JobCheck,
@@ -119,6 +124,37 @@ class HarvestResult:
                 f"task is re-rendering them, wait for it, then run `farm harvest release "
                 f"{self.release}` again: it checks them and delivers the new files.")
 
+    @property
+    def summary(self) -> str:
+        """What the harvest did, in lines for a person: the mapping of a dry run, what was
+        delivered or why nothing was, the frames held back and the jobs not harvested."""
+        lines = []
+        if self.resumed:
+            lines.append(f"Finished an interrupted harvest ({self.resumed} file(s)).")
+        lines += [f"warning: {w}" for w in self.warnings]
+        if self.dry_run:
+            lines += [f"{src} -> {name}" for src, name, _job, _frame in self.mapping]
+            lines += [f"(superseded) {old} -> {new}" for old, new in self.superseded]
+            lines.append(f"Dry run: {self.delivered} frame(s) would be delivered to {self.dist} "
+                         f"({self.namer}); nothing was moved.")
+        elif self.delivered or self.superseded:
+            lines.append(f"Delivered {self.delivered} frame(s) to {self.dist} ({self.namer}) in "
+                         f"{self.seconds:.1f} s; manifest: {self.dist / MANIFEST_NAME}")
+            if self.superseded:
+                lines.append(f"Moved {len(self.superseded)} superseded file(s) aside into "
+                             f"{self.dist / SUPERSEDED_DIR}.")
+        else:
+            lines.append(f"Nothing to harvest: {self.already} frame(s) were already delivered "
+                         f"to {self.dist}.")
+        if self.held:
+            lines.append(self.held_message())
+        if self.skipped:
+            lines.append("Not harvested (incomplete):")
+            lines.append(_table([(c.name, c.revision, c.status or "not submitted",
+                                  c.describe().split(": ", 1)[1]) for c in self.skipped],
+                                ("job", "rev", "manager", "what is missing")))
+        return "\n".join(lines)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "release": self.release, "dist": str(self.dist), "dry_run": self.dry_run,
@@ -133,6 +169,15 @@ class HarvestResult:
             "skipped": [j.as_dict() for j in self.skipped],
             "warnings": self.warnings, "seconds": round(self.seconds, 3),
         }
+
+
+def _table(rows: list[tuple[object, ...]], headers: tuple[str, ...]) -> str:
+    """A plain text table, columns padded to their widest cell (as the CLI draws them)."""
+    cells = [list(headers), *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,22 +269,24 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
 
     # Names.
     jobs = {j.name: j for j in record.jobs}
-    plan: list[tuple[FrameFile, str]] = []
+    plan: list[tuple[str, str, FrameFile]] = []  # (job, delivered name, frame file)
     missing_data: dict[str, list[int]] = {}
     strict_data = data is not None and namer.uses_data
     for chk in ready:
         job = jobs[chk.name]
         if not chk.ready:
             continue
-        first = chk.ready[0].frame
+        first = chk.ready[0][0]
         name_of = namer.bind(FrameInfo(
             release, job.name, first, job.file_extension, job.revision, job.metadata,
             None if data is None else data.get(first), has_data=data is not None))
         for ff in chk.ready:
-            if strict_data and ff.frame not in data:  # type: ignore[operator]
-                missing_data.setdefault(job.name, []).append(ff.frame)
+            frame = ff[0]
+            if strict_data and frame not in data:  # type: ignore[operator]
+                missing_data.setdefault(job.name, []).append(frame)
                 continue
-            plan.append((ff, name_of(ff.frame, None if data is None else data.get(ff.frame))))
+            plan.append((job.name, name_of(frame, None if data is None else data.get(frame)),
+                         ff))
     if missing_data:
         listed = "; ".join(f"job {j!r} frames {compress_frames(f)}"
                            for j, f in sorted(missing_data.items()))
@@ -267,15 +314,16 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
     existing = existing_names(dist)
     for s in aside:
         existing.pop(fold(s["was"]), None)
-    check_targets(plan, existing, checked=True,  # the namer checked every name it made
-                  label=lambda ff: str(FrameLabel(ff.job, ff.frame)))
+    check_targets((((j, ff[0]), name) for j, name, ff in plan), existing,
+                  checked=True,  # the namer checked every name it made
+                  label=lambda at: str(FrameLabel(*at)))
     taken = [s["name"] for s in aside if not s.get("gone") and (dist / s["name"]).exists()]
     if taken:
         raise BadInput(f"{len(taken)} superseded file(s) cannot be moved aside, their place is "
                        f"taken: {', '.join(taken[:5])}. Nothing was moved.")
 
     result.superseded = [(s["was"], s["name"]) for s in aside]
-    result.mapping = [(ff.src, name, ff.job, ff.frame) for ff, name in plan]
+    result.mapping = [(ff[1], name, j, ff[0]) for j, name, ff in plan]
     if dry_run or (not plan and not aside):
         result.seconds = time.perf_counter() - started
         return result
@@ -283,8 +331,8 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
     dist_rel = volume.relpath(dist)
     moves = [Move(f"{dist_rel}/{s['was']}", f"{dist_rel}/{s['name']}")
              for s in aside if not s.get("gone")]
-    moves += [Move(ff.src, f"{dist_rel}/{name}", ff.sha256, ff.size, ff.mtime_ns, ff.ino)
-              for ff, name in plan]
+    moves += [Move(src, f"{dist_rel}/{name}", sha256, size, mtime_ns, ino)
+              for _job, name, (_frame, src, size, sha256, mtime_ns, ino) in plan]
     payload = {
         "id": uuid.uuid4().hex, "release": release, "at": at,
         "partial": bool(result.skipped), "dist": dist_rel,
@@ -292,8 +340,9 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
                           "source_sha256": jobs[c.name].current.source_sha256}
                  for c in ready},
         "superseded": aside,
-        # One [job, frame] per delivery, in the order of the moves after the moves aside.
-        "frames": [[ff.job, ff.frame] for ff, _ in plan],
+        # One [job, frame] per delivery, in the order of the moves after the moves aside
+        # (tuples: the garbage collector stops tracking a tuple of a str and an int).
+        "frames": [(j, ff[0]) for j, _, ff in plan],
     }
     for chk in checks:  # the moves hold what is needed now; 100,000 frames weigh
         chk.ready_count, chk.ready = len(chk.ready), []
