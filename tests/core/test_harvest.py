@@ -19,17 +19,12 @@ from farm_addon.core.errors import BadInput, Cancelled, FarmError
 from farm_addon.core.fs.transfer import FileOps, TransferError
 from farm_addon.core.fs.volume import HARVEST_JOURNAL_NAME as JOURNAL_NAME
 from farm_addon.core.fs.volume import Volume
-from farm_addon.core.harvest.run import (
-    HarvestIncomplete,
-    harvest_release,
-    image_problem,
-    load_manifest,
-    mark_superseded,
-    read_frame,
-)
+from farm_addon.core.harvest.images import image_problem, read_frame
+from farm_addon.core.harvest.run import HarvestIncomplete, harvest_release, load_manifest
 from farm_addon.core.progress import Progress
 from farm_addon.core.release.record import JobRecord, RecordStore
 from farm_addon.core.release.submit import submit_pending
+from farm_addon.core.release.superseded import mark_superseded
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings
 from tests.core.faulty import FaultyOps

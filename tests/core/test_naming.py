@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from farm_addon.core.errors import BadInput
-from farm_addon.core.naming import templates as naming
-from farm_addon.core.naming.templates import (
+from farm_addon.core.naming import (
     DEFAULT_TEMPLATE,
     FrameInfo,
     Renamer,
@@ -25,6 +24,7 @@ from farm_addon.core.naming.templates import (
     parse_frame_data,
     path_problem,
 )
+from farm_addon.core.naming import targets as naming
 
 META = {"object": "chair", "material": "oak", "farm.job": "chair-oak"}
 
