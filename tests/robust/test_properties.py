@@ -27,7 +27,7 @@ from farm_addon.core.frames import (
     parse_intervals,
 )
 from farm_addon.core.fs.names import fold, validate_name
-from farm_addon.core.naming.templates import (
+from farm_addon.core.naming import (
     FrameInfo,
     FrameLabel,
     Template,

@@ -59,7 +59,6 @@ from ..release.superseded import (
     MANIFEST_NAME,
     SUPERSEDED_DIR,
     load_manifest,
-    mark_superseded,
 )
 from .checks import (
     FrameFile,
@@ -363,8 +362,4 @@ def _harvest(volume: Volume, client: ManagerJobs, record: ReleaseRecord,
     return result
 
 
-# mark_superseded lives in release.superseded; importable from here only until
-# release/replace.py imports it from there.
-__all__ = [
-    "HarvestIncomplete", "HarvestResult", "harvest_release", "load_manifest", "mark_superseded",
-]
+__all__ = ["HarvestIncomplete", "HarvestResult", "harvest_release", "load_manifest"]

@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from .data import parse_frame_data
-from .frame import BoundNamer, FrameInfo, FrameLabel, Namer
+from .frame import BoundNamer, FrameInfo, Namer
 from .renamer import Renamer
-from .targets import check_targets, path_problem
+from .targets import path_problem
 
 #: The name a frame gets when neither the plan nor the command line give a template.
 DEFAULT_TEMPLATE = "{job}_{frame:06d}{ext}"
@@ -282,9 +281,6 @@ def make_namer(template: str | None = None, renamer: Path | str | None = None) -
     return Template(template if template is not None else DEFAULT_TEMPLATE)
 
 
-# FrameLabel, check_targets and parse_frame_data live in the other naming modules; they stay
-# importable from here until tests/robust/test_properties.py imports them from the package.
 __all__ = [
-    "BUILTIN_FIELDS", "DEFAULT_TEMPLATE", "MAX_PRECISION", "MAX_WIDTH", "FrameInfo", "FrameLabel",
-    "Template", "check_targets", "make_namer", "parse_frame_data", "path_problem",
+    "BUILTIN_FIELDS", "DEFAULT_TEMPLATE", "MAX_PRECISION", "MAX_WIDTH", "Template", "make_namer",
 ]

@@ -27,11 +27,11 @@ from ..blend.stamps import changed_since
 from ..errors import BadInput, FarmError, reports_disk_errors
 from ..flamenco import NotFound
 from ..flamenco.status import CANCELLABLE, FINISHED
-from ..harvest.run import mark_superseded
 from ..progress import Progress
 from ..session import FarmSession
 from .record import JobRecord, RecordStore, ReleaseRecord, UnknownJob, find_job
 from .submit import SubmitOutcome, adopt, manager_jobs, submit_pending
+from .superseded import mark_superseded
 
 
 @dataclass(frozen=True)
