@@ -4,6 +4,7 @@ rerun too (a command killed, its rerun killed again, then run to the end).
 
     .venv/bin/python scripts/soak.py                  # one round: 9 jobs of 24 frames, ~15 min
     .venv/bin/python scripts/soak.py --rounds 5 --jobs 20 --frames 1-48 --seed 7
+    .venv/bin/python scripts/soak.py --properties     # the property tests, wide random search
 
 Each round checks the same invariants as tests/robust (records parse and match the Manager,
 no job submitted twice, every frame exactly once, no temporary file, archives absent or
@@ -13,7 +14,9 @@ complete). Prints a line per series and every failure; exit code 1 if any.
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,7 +56,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="double kills per series and round")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", help="comma-separated series (default: all)")
+    parser.add_argument("--properties", action="store_true",
+                        help="instead, run tests/robust/test_properties.py with Hypothesis's "
+                             "wide random search (2,000 new examples a test, every run different)")
     args = parser.parse_args(argv)
+    if args.properties:
+        env = {**os.environ, "HYPOTHESIS_PROFILE": "wide"}
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               str(ROOT / "tests/robust/test_properties.py")],
+                              cwd=ROOT, env=env, check=False).returncode
 
     from tests.robust.crash import SERIES, describe, run_series
     from tests.robust.lab import ForkServer, Lab, robust_blends

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "farm_addon"
@@ -25,6 +26,14 @@ _BLENDER_HOME = Path(tempfile.mkdtemp(prefix="farm-blender-home-"))
 os.environ.setdefault("BLENDER_USER_RESOURCES", str(_BLENDER_HOME))
 
 pytest_plugins = ["tests.emulator.fixtures"]
+
+# Property tests are derandomized in the suite: the same examples on every run, so a test can
+# only fail for a change of the code. `scripts/soak.py --properties` runs the wide random search
+# (HYPOTHESIS_PROFILE=wide: new examples every run, many more of them).
+settings.register_profile("suite", derandomize=True, database=None, print_blob=True)
+settings.register_profile("wide", derandomize=False, database=None, max_examples=2000,
+                          print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 _EXIT_STATUS: list[int] = []

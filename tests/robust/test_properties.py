@@ -41,7 +41,7 @@ from farm_addon.core.release.record import DamagedRecord, NewerRecord, parse_rec
 from farm_addon.core.release.sources import expand_sources
 
 pytestmark = pytest.mark.timeout(300)
-FAST = settings(max_examples=150, deadline=None,
+FAST = settings(max_examples=max(150, settings.default.max_examples), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 HOSTILE = ["..", "../x", "/etc/passwd", "a/b", "a\\b", "C:\\x", "\x00", "CON", "nul.txt",
