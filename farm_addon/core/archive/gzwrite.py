@@ -14,7 +14,6 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -74,7 +73,6 @@ class GzipWriter:
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="farm-gzip")
         self.queue: queue.Queue[Future[bytes] | None] = queue.Queue(maxsize=2 * self.threads)
         self.error: BaseException | None = None
-        self.on_emit: Callable[[], None] = lambda: None
         xfl = 4 if level == 1 else (2 if level == 9 else 0)
         self._emit(b"\x1f\x8b\x08\x00" + struct.pack("<I", int(time.time())) + bytes([xfl, 3]))
         self.writer = threading.Thread(target=self._drain, name="farm-gzip-writer", daemon=True)
@@ -83,7 +81,6 @@ class GzipWriter:
     def _emit(self, data: bytes) -> None:
         self.ops.write(self.f, data)
         self.out += len(data)
-        self.on_emit()
 
     def _drain(self) -> None:
         while (fut := self.queue.get()) is not None:

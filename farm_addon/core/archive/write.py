@@ -8,10 +8,8 @@ is read fails the archive.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import importlib
-import os
 import stat
 import tarfile
 from typing import BinaryIO
@@ -109,8 +107,6 @@ def _changed(e: Entry) -> ArchiveError:
 def write(entries: list[Entry], f: BinaryIO, ops: FileOps, level: int, threads: int,
           progress: Progress, written: dict[str, Written]) -> tuple[int, int]:
     """Write ``entries`` (consumed) as a .tar.gz into ``f``; ``(bytes in, bytes out)``."""
-    if os.environ.get("FARM_ARCHIVE_WRITER") == "tarfile":  # scripts/bench_archive.py only
-        return _write_tarfile(entries, f, ops, level, progress, written)
     bytes_in = 0
     gz = GzipWriter(f, ops, level, threads)
     try:
@@ -160,77 +156,3 @@ def write(entries: list[Entry], f: BinaryIO, ops: FileOps, level: int, threads: 
 
 
 
-
-class _Sink:
-    """The archive file as :mod:`gzip` writes it: through :meth:`FileOps.write` (where disk
-    faults are injected), 1 MiB at a time."""
-
-    def __init__(self, f: BinaryIO, ops: FileOps) -> None:
-        self.f, self.ops, self.buf, self.out = f, ops, bytearray(), 0
-
-    def write(self, data: bytes) -> int:
-        self.buf += data
-        if len(self.buf) >= BLOCK:
-            self.flush()
-        return len(data)
-
-    def flush(self) -> None:
-        if self.buf:
-            data = bytes(self.buf)
-            self.buf.clear()
-            self.ops.write(self.f, data)
-            self.out += len(data)
-
-
-class _Hashing:
-    """A file as :mod:`tarfile` copies it: hashed on the way; shorter than listed fails."""
-
-    def __init__(self, src: BinaryIO, e: Entry) -> None:
-        self.src, self.e, self.h = src, e, hashlib.sha256()
-
-    def read(self, n: int = -1, /) -> bytes:
-        data = self.src.read(n)
-        if len(data) < n:
-            raise _changed(self.e)
-        self.h.update(data)
-        return data
-
-
-def _tarinfo(e: Entry, size: int) -> tarfile.TarInfo:
-    st = e.st
-    info = tarfile.TarInfo(e.name)
-    info.type, info.size, info.mtime = e.kind, size, st.st_mtime_ns // 1_000_000_000
-    info.mode = 0o777 if e.kind == tarfile.SYMTYPE else stat.S_IMODE(st.st_mode)
-    info.uid, info.gid = st.st_uid, st.st_gid
-    info.uname, info.gname = _owner("u", st.st_uid), _owner("g", st.st_gid)
-    info.linkname = e.linkname
-    return info
-
-
-def _write_tarfile(entries: list[Entry], f: BinaryIO, ops: FileOps, level: int,
-                   progress: Progress, written: dict[str, Written]) -> tuple[int, int]:
-    bytes_in = 0
-    sink = _Sink(f, ops)
-    with gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=level) as gz, \
-            tarfile.TarFile(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8",
-                            errors="surrogateescape") as tar:
-        entries.reverse()  # consumed from the end: each entry is freed once written
-        while entries:
-            e = entries.pop()
-            progress.check()
-            if e.kind == tarfile.REGTYPE:
-                size = e.st.st_size
-                with ops.open_read(e.path) as src:
-                    reader = _Hashing(src, e)
-                    tar.addfile(_tarinfo(e, size), reader)
-                    if src.read(1):
-                        raise _changed(e)
-                bytes_in += size
-                written[e.name] = Written(e.kind, size, reader.h.digest(), "", e.st.st_mtime_ns)
-            else:
-                tar.addfile(_tarinfo(e, 0))
-                written[e.name] = Written(e.kind, 0, b"", e.linkname, e.st.st_mtime_ns)
-            progress.advance()
-    sink.flush()
-    ops.fsync(f)
-    return bytes_in, sink.out
