@@ -214,7 +214,11 @@ def _archive(volume: Volume, release: str, force: bool, prune: bool,
 def _write_and_check(entries: list[Entry], tmp: Path, release: str,
                      written: dict[str, Written], manifest: dict[str, str], ops: FileOps,
                      level: int, threads: int, progress: Progress) -> tuple[int, int, int]:
-    """Write the archive, then read it back: ``(bytes in, bytes out, manifest files)``."""
+    """Write the archive, then read it back: ``(bytes in, bytes out, manifest files)``.
+
+    The check follows the writing rather than running beside it: both are Python loops, and
+    20,000 frames measured no faster in two threads (2.8-3.0 s) than one after the other
+    (2.1-2.8 s)."""
     count = len(entries)
     with ops.open_new(tmp) as f:
         progress.start(count, f"Archiving {release}")
