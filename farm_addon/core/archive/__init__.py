@@ -2,3 +2,7 @@
 
 No `bpy` module use.
 """
+
+from .run import ArchiveError, ArchiveResult, archive_release
+
+__all__ = ["ArchiveError", "ArchiveResult", "archive_release"]
