@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from farm_addon.core import cli
-from farm_addon.core.archive import run as archive_mod
+from farm_addon.core.archive import prune as archive_mod
 from farm_addon.core.archive.run import ARCHIVED_MARKER, ArchiveError, archive_release
 from farm_addon.core.errors import BadInput, DiskError, reports_disk_errors
 from farm_addon.core.fs.atomic import TEMP_PREFIX, owner_tag, sweep_temps

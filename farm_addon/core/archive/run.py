@@ -21,7 +21,6 @@ removes the temporary archive and prunes nothing.
 from __future__ import annotations
 
 import os
-import shutil  # noqa: F401 (tests/robust/test_regressions.py patches archive.run.shutil.rmtree)
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -34,10 +33,8 @@ from ..fs.transfer import DEFAULT_OPS, FileOps
 from ..fs.volume import HARVEST_JOURNAL_NAME, RECORD_NAME, Volume
 from ..progress import Progress
 from .collect import ARCHIVED_MARKER, ArchiveError, Entry, Written, collect
-from .gzwrite import precompressed as _precompressed  # noqa: F401 (tests/core/test_archive.py)
 from .prune import prune_and_mark, read_marker
 from .verify import check, manifest_sums, written_from_archive
-from .verify import unsafe_member as _unsafe_member  # noqa: F401 (tests/core/test_archive.py)
 from .write import write
 
 __all__ = ["ARCHIVED_MARKER", "DEFAULT_LEVEL", "ArchiveError", "ArchiveResult",
