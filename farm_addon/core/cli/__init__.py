@@ -14,6 +14,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ... import __version__
 from ..errors import FarmError, disk_error
@@ -78,11 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def verb_parser(verb: str, prog: str | None = None,
-                description: str | None = None) -> argparse.ArgumentParser:
+def verb_parser(verb: str, prog: str | None = None, description: str | None = None,
+                **options: Any) -> argparse.ArgumentParser:
     """The parser of ``farm VERB NOUN ...`` without ``farm VERB NOUN``: what follows the noun
     and the global options, as ``farm`` parses them. Its namespace has ``func`` (the verb's
-    ``run``) and ``verb``; :class:`Context` ``.from_args`` reads the global options from it."""
+    ``run``) and ``verb``; :class:`Context` ``.from_args`` reads the global options from it.
+    ``options`` go to the verb's ``add_arguments`` (seed's ``items="*"``, say)."""
     if verb not in VERB_MODULES:
         raise ValueError(f"farm has no verb {verb!r}")
     module = importlib.import_module(f".{verb}", __name__)
@@ -93,7 +95,7 @@ def verb_parser(verb: str, prog: str | None = None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common_options(suppress=False)],
     )
-    module.add_arguments(parser)
+    module.add_arguments(parser, **options)
     parser.set_defaults(func=module.run, verb=verb)
     return parser
 
