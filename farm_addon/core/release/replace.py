@@ -144,8 +144,9 @@ def _move_frames_aside(session: FarmSession, record: ReleaseRecord, job: JobReco
 def _checked(session: FarmSession, record: ReleaseRecord, job_name: str,
              from_file: Path | None) -> tuple[JobRecord, Path]:
     """The job and the .blend to render, checked before anything changes: the job is in the
-    record, the file is a readable .blend that renders frames, and every place the replace
-    writes is inside the volume."""
+    record, the file is a readable .blend that renders frames, every place the replace
+    writes is inside the volume, and the Manager answers (its jobs of the release are adopted
+    into ``record``, which only the caller saves)."""
     job = record.job(job_name)
     source = Path(from_file) if from_file is not None else Path(job.source)
     info = read_blend_info(source, job.scene)  # BadBlendFile before anything changes
@@ -153,6 +154,7 @@ def _checked(session: FarmSession, record: ReleaseRecord, job_name: str,
         raise BadInput(f"{source.name}: scene {job.scene!r} renders a video; farm renders "
                        "frames.")
     _check_paths(session, record, job)  # a folder linked out of the volume: refused now
+    adopt(record, manager_jobs(session, record.name))
     return job, source
 
 
@@ -173,8 +175,7 @@ def replace_job(
     store = RecordStore(session.volume)
     if dry_run:
         record = store.load(release)
-        job, _ = _checked(session, record, job_name, from_file)
-        adopt(record, manager_jobs(session, release))  # the Manager answers; nothing is saved
+        job, _ = _checked(session, record, job_name, from_file)  # nothing is saved
         old = job.current
         resuming = old.job_id is None and old.number > 1
         return ReplaceResult(release, job_name, old.number,
@@ -182,7 +183,6 @@ def replace_job(
                              "would replace", dry_run=True)
     with store.transaction(release, what=f"replacing {job_name} in {release}") as record:
         job, source = _checked(session, record, job_name, from_file)
-        adopt(record, manager_jobs(session, release))
         old = job.current
         resuming = old.job_id is None and old.number > 1
         moved: str | None = None
