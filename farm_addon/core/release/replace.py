@@ -170,8 +170,17 @@ def replace_job(
 ) -> ReplaceResult:
     """Re-render ``job_name`` as a new revision; with ``dry_run``, check everything a
     replace checks and stop there."""
-    progress = progress or Progress()
     release = locate_release(session, job_name, release)
+    return _replace(session, release, job_name, from_file, progress, wait_seconds, dry_run)
+
+
+@reports_disk_errors("replace the job")
+def _replace(
+    session: FarmSession, release: str, job_name: str, from_file: Path | None,
+    progress: Progress | None, wait_seconds: float, dry_run: bool,
+) -> ReplaceResult:
+    """:func:`replace_job` for the checked name of the job's release."""
+    progress = progress or Progress()
     store = RecordStore(session.volume)
     if dry_run:
         record = store.load(release)
@@ -235,7 +244,7 @@ def replace_stale(
     results = []
     for name, changed in stale_jobs(session, release).items():
         try:
-            result = replace_job(session, name, release, None, progress, wait_seconds, dry_run)
+            result = _replace(session, release, name, None, progress, wait_seconds, dry_run)
         except BadInput:
             raise
         except FarmError as exc:
