@@ -119,6 +119,9 @@ def seed_job(
     tag_id = client.worker_tag_id(worker_tag) if worker_tag else None
     require_job_type(client, QUICK_JOB_TYPE)
     out_dir = volume.check_inside(volume.quick_out_dir(job))
+    if not dry_run:
+        # What a killed or failed seed left half-packed goes, even if this one is refused.
+        sweep_temps(volume.quick_store_dir)
     meta_key = {"farm.release": QUICK_RELEASE, "farm.job": job, "farm.volume": volume.id}
     running = [j for j in client.jobs(metadata=meta_key) if j.status not in FINISHED]
     if running:
@@ -130,7 +133,6 @@ def seed_job(
     if dry_run:
         return SeedResult(job, "", volume.quick_store_dir / f"{job}.blend", out_dir, frames,
                           source=source, dry_run=True)
-    sweep_temps(volume.quick_store_dir)  # what a killed or failed seed left half-packed
     # Packing first: a source that cannot be packed (a missing library) changes nothing.
     store_existed = volume.quick_store_dir.is_dir()
     try:
