@@ -220,19 +220,21 @@ def prepare(
             record.metadata.update(override.metadata)
         planned.append(_Planned(src, info, record))
         progress.advance()
-    for tag in sorted({p.record.worker_tag for p in planned if p.record.worker_tag}):
-        client.worker_tag_id(tag)  # UnknownWorkerTag (bad input) lists the known tags
-    _dry_compile(session, release, planned, progress)
+    # UnknownWorkerTag (bad input) lists the known tags.
+    tag_ids = {tag: client.worker_tag_id(tag)
+               for tag in sorted({p.record.worker_tag for p in planned if p.record.worker_tag})}
+    _dry_compile(session, release, planned, tag_ids, progress)
     return planned
 
 
 def _dry_compile(
-    session: FarmSession, release: str, planned: list[_Planned], progress: Progress
+    session: FarmSession, release: str, planned: list[_Planned], tag_ids: dict[str, str],
+    progress: Progress,
 ) -> None:
-    """Let the Manager compile every job (``POST /jobs/check``) before anything is written."""
+    """Let the Manager compile every job (``POST /jobs/check``) before anything is written;
+    ``tag_ids`` maps the jobs' worker tags to their ids."""
     client = session.client
     draft = ReleaseRecord(name=release, volume_id=session.volume.id)
-    tag_ids = {t: client.worker_tag_id(t) for t in {p.record.worker_tag for p in planned} if t}
     bodies = [submission(session, draft, p.record, tag_ids) for p in planned]
     results = run_bulk([(i, functools.partial(client.check_job, b)) for i, b in enumerate(bodies)],
                        max_in_flight=client.max_in_flight, progress=progress,
