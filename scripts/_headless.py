@@ -4,9 +4,11 @@ Finds farm: the Farm extension enabled in this Blender (its preferences give the
 else the ``farm_addon`` package of the repository beside this script (the ``FARM_*``
 environment gives them). Command-line options win over both.
 
-A script's ``main(farm, args)`` calls the core facade and prints what it did; :func:`run`
-turns farm's errors into a message on stderr and the exit code (1 failed, 2 bad input), and
-makes sure nothing is left registered that would keep Blender from exiting.
+A script parses what follows ``--`` with the ``farm`` CLI's own parser for its verb
+(:func:`parser`), so it takes every option ``farm VERB NOUN`` takes, plus a few of its own.
+Its ``main(farm, args)`` calls the core facade and prints what it did; :func:`run` turns
+farm's errors into a message on stderr and the exit code (1 failed, 2 bad input), and makes
+sure nothing is left registered that would keep Blender from exiting.
 """
 
 from __future__ import annotations
@@ -40,11 +42,18 @@ class Farm:
     base_settings: Callable[[], Any]
     settings_type: Any
 
+    def module(self, name: str) -> Any:
+        """``farm_addon.<name>`` of the farm that was found (``core.cli.plan``, say)."""
+        return importlib.import_module(f"{self.package}.{name}")
+
     def settings(self, args: argparse.Namespace) -> Any:
         """The preferences' or environment's settings, with the command line's on top."""
+        timeout = args.timeout
         overrides = {
             "manager_url": args.manager, "volume": args.volume, "project": args.project,
             "user_name": args.user_name, "user_email": args.user_email,
+            "timeout": None if timeout is None else self.module(
+                "core.settings").parse_timeout(timeout),
         }
         base = self.base_settings().model_dump()
         base.update({k: v for k, v in overrides.items() if v is not None})
@@ -75,17 +84,19 @@ def _farm(package: str, base_settings: Callable[[], Any]) -> Farm:
     )
 
 
-def parser(prog: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=f"blender -b [FILE.blend] --python scripts/{prog}.py --", description=description
-    )
-    g = p.add_argument_group("farm settings (default: the Farm preferences, or FARM_* variables)")
-    g.add_argument("--manager", metavar="URL", help="Flamenco Manager URL")
-    g.add_argument("--volume", metavar="PATH", help="the farm volume as this machine mounts it")
+def parser(farm: Farm, verb: str, prog: str, description: str,
+           **options: Any) -> argparse.ArgumentParser:
+    """``farm VERB NOUN``'s own parser (its arguments and the global options), for the script
+    ``scripts/<prog>.py``, with the settings a script may give beyond farm's."""
+    cli = farm.module("core.cli")
+    p: argparse.ArgumentParser = cli.verb_parser(
+        verb, prog=f"blender -b [FILE.blend] --python scripts/{prog}.py --",
+        description=description, **options)
+    g = p.add_argument_group("farm settings beyond farm's (default: the Farm preferences, or "
+                             "FARM_* variables)")
     g.add_argument("--project", help="project name recorded on jobs")
     g.add_argument("--user-name", help="your name, recorded on jobs")
     g.add_argument("--user-email", help="your e-mail address, recorded on jobs")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 
 
@@ -121,14 +132,16 @@ def as_json(result: Any) -> str:
     return json.dumps(data, indent=2, default=str)
 
 
-def run(main: Callable[[Farm, argparse.Namespace], int], build: argparse.ArgumentParser,
+def run(main: Callable[[Farm, argparse.Namespace], int],
+        build: Callable[[Farm], argparse.ArgumentParser],
         argv: Sequence[str] | None = None) -> int:
-    """Parse, run ``main`` and return the exit code: 0 done, 1 failed, 2 bad input."""
+    """Find farm, parse with ``build(farm)``, run ``main`` and return the exit code: 0 done,
+    1 failed, 2 bad input."""
+    farm = load_farm()
     try:
-        args = build.parse_args(script_args(argv))
+        args = build(farm).parse_args(script_args(argv))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
-    farm = load_farm()
     try:
         return main(farm, args)
     except farm.errors.FarmError as exc:

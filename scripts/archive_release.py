@@ -2,8 +2,10 @@
 
     blender -b --python scripts/archive_release.py -- RELEASE [--force] [--prune] [--dry-run]
 
---prune removes the release's files from the volume once the archive is written and checked.
-Prints the archive; exits 1 when archiving failed (nothing is pruned then), 2 on bad input.
+What follows ``--`` is what ``farm archive release`` takes (its own parser reads it), plus
+the settings of :mod:`_headless`. --prune removes the release's files from the volume once
+the archive is written and checked. Prints the archive; exits 1 when archiving failed
+(nothing is pruned then), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -16,16 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _headless
 
 
-def build() -> argparse.ArgumentParser:
-    p = _headless.parser("archive_release", "Archive a release into one checked .tar.gz.")
-    p.add_argument("release", help="the release to archive")
-    p.add_argument("--force", action="store_true",
-                   help="archive even if the release is not fully harvested")
-    p.add_argument("--prune", action="store_true",
-                   help="remove the release's files once the archive checks out")
-    p.add_argument("--dry-run", action="store_true", help="show what would be archived")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
-    return p
+def build(farm: _headless.Farm) -> argparse.ArgumentParser:
+    return _headless.parser(farm, "archive", "archive_release",
+                            "Archive a release into one checked .tar.gz.")
 
 
 def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
@@ -48,4 +43,4 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    _headless.exit_with(_headless.run(main, build()))
+    _headless.exit_with(_headless.run(main, build))

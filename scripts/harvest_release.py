@@ -1,10 +1,11 @@
 """Harvest a release: check its frames and deliver them, renamed, into dist/<release>/.
 
     blender -b --python scripts/harvest_release.py -- RELEASE [--template T] [--partial]
-        [--dry-run]
+        [--data FILE.json] [--renamer FILE.py] [--dry-run] ...
 
-Prints what was delivered; exits 1 when the release is not complete (nothing is moved unless
---partial) or harvesting failed, 2 on bad input.
+What follows ``--`` is what ``farm harvest release`` takes (its own parser reads it), plus
+the settings of :mod:`_headless`. Prints what was delivered; exits 1 when the release is not
+complete (nothing is moved unless --partial) or harvesting failed, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -17,21 +18,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _headless
 
 
-def build() -> argparse.ArgumentParser:
-    p = _headless.parser("harvest_release", "Deliver a finished release's frames.")
-    p.add_argument("release", help="the release to harvest")
-    p.add_argument("--template", help="name template for the delivered frames")
-    p.add_argument("--partial", action="store_true",
-                   help="deliver the complete jobs, skip the others")
-    p.add_argument("--dry-run", action="store_true", help="show what would be delivered")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
-    return p
+def build(farm: _headless.Farm) -> argparse.ArgumentParser:
+    return _headless.parser(farm, "harvest", "harvest_release",
+                            "Deliver a finished release's frames.")
 
 
 def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
     result = farm.api.harvest_release(
-        farm.settings(args), args.release, template=args.template, partial=args.partial,
-        dry_run=args.dry_run, progress=_headless.make_progress(farm, args.quiet or args.json),
+        farm.settings(args), args.release, template=args.template, data_file=args.data,
+        renamer=args.renamer, partial=args.partial, dry_run=args.dry_run,
+        progress=_headless.make_progress(farm, args.quiet or args.json),
     )
     done = 1 if result.held else 0  # frames held back: the delivery is not complete
     if args.json:
@@ -50,4 +46,4 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    _headless.exit_with(_headless.run(main, build()))
+    _headless.exit_with(_headless.run(main, build))

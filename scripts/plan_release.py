@@ -1,19 +1,21 @@
 """Plan a release: pack .blend files onto the volume and submit one job each.
 
-    blender -b --python scripts/plan_release.py -- SOURCE... [--release NAME] [--add]
+    blender -b --python scripts/plan_release.py -- [NAME] SOURCE... [farm plan's options]
+    blender -b --python scripts/plan_release.py -- SOURCE... --release NAME [--add]
     blender -b --python scripts/plan_release.py -- --from plan.toml
     blender -b shot.blend --python scripts/plan_release.py -- --release NAME   (the opened file)
 
-A SOURCE is a .blend, a folder (every .blend below it) or a pattern (shots/*/main.blend,
-assets/{object}/{material}.blend), relative to the current folder. Without a release name a
-dated one is proposed. Prints the jobs; exits 1 when a job could not be submitted (run it
-again to finish), 2 on bad input.
+What follows ``--`` is what ``farm plan release`` takes (its own parser reads it: --frames,
+--chunk-size, --name, --manager, --dry-run, ...), plus --release NAME and the settings of
+:mod:`_headless`. A SOURCE is a .blend, a folder (every .blend below it) or a pattern
+(shots/*/main.blend, assets/{object}/{material}.blend), relative to the current folder;
+without one, the opened file. Without a release name a dated one is proposed. Prints the
+jobs; exits 1 when a job could not be submitted (run it again to finish), 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
@@ -21,32 +23,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _headless
 
 
-def build() -> argparse.ArgumentParser:
-    p = _headless.parser("plan_release", "Plan a release from files, folders or patterns.")
-    p.add_argument("sources", nargs="*", metavar="SOURCE",
-                   help=".blend files, folders or patterns (default: the opened file)")
-    p.add_argument("--release", help="the release's name (default: the plan file's, or dated)")
-    p.add_argument("--from", dest="plan_file", metavar="PLAN", help="a plan file (.toml)")
-    p.add_argument("--add", action="store_true", help="add the jobs to an existing release")
-    p.add_argument("--dry-run", action="store_true",
-                   help="check everything with the Manager, pack and submit nothing")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+def build(farm: _headless.Farm) -> argparse.ArgumentParser:
+    p = _headless.parser(farm, "plan", "plan_release",
+                         "Plan a release from files, folders or patterns.")
+    p.add_argument("--release", help="the release's name (then every item is a source)")
     return p
 
 
 def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
     import bpy
 
-    sources = list(args.sources)
-    if not sources and not args.plan_file:
+    request = farm.module("core.cli.plan").plan_request(args, release=args.release)
+    if not request.sources and request.plan_file is None:
         if not bpy.data.filepath:
             raise farm.errors.BadInput("Nothing to plan: give .blend files, folders or "
                                        "patterns, or --from PLAN.toml, or open a .blend.")
-        sources = [bpy.data.filepath]
-    plan = importlib.import_module(f"{farm.package}.core.release.plan")
-    plan_file = Path(args.plan_file).resolve() if args.plan_file else None
-    request = plan.PlanRequest(release=args.release, sources=sources, plan_file=plan_file,
-                               add=args.add, cwd=Path.cwd())
+        request.sources = [bpy.data.filepath]
     result = farm.api.plan_release(farm.settings(args), request,
                                    _headless.make_progress(farm, args.quiet or args.json),
                                    dry_run=args.dry_run)
@@ -69,4 +61,4 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    _headless.exit_with(_headless.run(main, build()))
+    _headless.exit_with(_headless.run(main, build))

@@ -1,9 +1,10 @@
-"""The facade both faces call: Blender's operators, the CLI and headless scripts.
+"""The facade all three faces call: Blender's operators, the CLI and the headless scripts.
 No `bpy` module use.
 
 Each function takes the user's :class:`Settings` (and an optional :class:`Progress` for
-long work), opens a :class:`FarmSession` for the call, and returns plain data. They block:
-Blender runs them on a worker thread, scripts call them directly. Errors are
+long work), opens a :class:`FarmSession` for the call, and returns plain data; the results
+of plan, seed, replace, kill and slash-and-burn carry their own ``summary`` text. They block:
+Blender runs them on a worker thread, the CLI and scripts call them directly. Errors are
 :class:`~.errors.FarmError` with messages fit for a status bar.
 """
 
@@ -15,19 +16,27 @@ from pathlib import Path
 from .archive import run as archive
 from .archive.run import ArchiveResult
 from .farmwide import kill, reset
-from .farmwide.kill import KillOutcome
-from .farmwide.reset import ResetPlan, ResetReport
+from .farmwide.kill import KillOutcome, KillOutcomes
+from .farmwide.query import HELP as QUERY_HELP
+from .farmwide.reset import INCLUDABLE, ResetPlan, ResetReport
 from .flamenco import Job, WorkerTag
+from .fs.volume import Volume
 from .harvest import run as harvest
-from .harvest.run import HarvestResult
+from .harvest.run import HarvestIncomplete, HarvestResult
 from .progress import Progress
 from .release import plan, replace, seed, status
-from .release.plan import PlanRequest, PlanResult
+from .release.plan import PlanRequest, PlanResult, looks_like_source
+from .release.planfile import JobSettings
 from .release.replace import ReplaceResult
 from .release.seed import SeedResult
 from .release.status import Overview, ReleaseStatus
 from .session import FarmSession
 from .settings import Settings
+
+
+def init_volume(path: Path | str, name: str | None = None) -> Volume:
+    """Make ``path`` a farm volume (safe to run again on one)."""
+    return Volume.init(path, name)
 
 
 def overview(settings: Settings) -> Overview:
@@ -63,11 +72,14 @@ def seed_job(
     worker_tag: str | None = None,
     scene: str | None = None,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> SeedResult:
+    """Seed ``file`` (None: the only .blend in the current folder) as the quick job
+    ``job_name`` (see :mod:`.seed`); ``dry_run`` checks everything and seeds nothing."""
     with FarmSession(settings) as session:
         return seed.seed_job(session, job_name, file, frames=frames, chunk_size=chunk_size,
-                         priority=priority, worker_tag=worker_tag, scene=scene,
-                         progress=progress)
+                             priority=priority, worker_tag=worker_tag, scene=scene,
+                             progress=progress, dry_run=dry_run)
 
 
 def plan_release(
@@ -88,14 +100,15 @@ def match_jobs(settings: Settings, query: str, release: str | None = None) -> li
 def kill_jobs(
     settings: Settings, query: str, release: str | None = None,
     progress: Progress | None = None, only_ids: Collection[str] | None = None,
-) -> list[KillOutcome]:
+    reason: str = "killed with farm",
+) -> KillOutcomes:
     """Request cancellation of every job ``query`` matches (see :mod:`.query`). With
     ``only_ids`` (the jobs a person confirmed), a job that started matching since is left."""
     with FarmSession(settings) as session:
         jobs = kill.match_jobs(session, query, release)
         if only_ids is not None:
             jobs = [j for j in jobs if j.id in only_ids]
-        return kill.kill_jobs(session, jobs, progress=progress)
+        return kill.kill_jobs(session, jobs, reason, progress)
 
 
 def slash_and_burn_plan(settings: Settings, include: tuple[str, ...] = ()) -> ResetPlan:
@@ -105,25 +118,32 @@ def slash_and_burn_plan(settings: Settings, include: tuple[str, ...] = ()) -> Re
 
 def slash_and_burn(
     settings: Settings, include: tuple[str, ...] = (), progress: Progress | None = None,
+    plan: ResetPlan | None = None,
 ) -> ResetReport:
+    """Reset the farm. With ``plan`` (what a person was shown and confirmed), exactly that is
+    removed; without, the plan is made now."""
     with FarmSession(settings) as session:
-        return reset.slash_and_burn(session, reset.reset_plan(session, include), progress)
+        return reset.slash_and_burn(session, plan or reset.reset_plan(session, include),
+                                    progress)
 
 
 def replace_job(
     settings: Settings, job: str, *, release: str | None = None,
-    from_file: Path | None = None, progress: Progress | None = None,
+    from_file: Path | None = None, progress: Progress | None = None, dry_run: bool = False,
 ) -> ReplaceResult:
-    """Re-render ``job`` as a new revision (see :mod:`.replace`)."""
+    """Re-render ``job`` as a new revision (see :mod:`.replace`); ``dry_run`` checks
+    everything and changes nothing."""
     with FarmSession(settings) as session:
-        return replace.replace_job(session, job, release, from_file, progress)
+        return replace.replace_job(session, job, release, from_file, progress,
+                                   dry_run=dry_run)
 
 
 def replace_stale(
-    settings: Settings, release: str, progress: Progress | None = None,
+    settings: Settings, release: str, progress: Progress | None = None, dry_run: bool = False,
 ) -> list[ReplaceResult]:
+    """Replace the jobs of ``release`` whose source or dependencies changed since packing."""
     with FarmSession(settings) as session:
-        return replace.replace_stale(session, release, progress)
+        return replace.replace_stale(session, release, progress, dry_run=dry_run)
 
 
 def harvest_release(
@@ -150,8 +170,14 @@ def archive_release(
 
 
 __all__ = [
+    "INCLUDABLE",
+    "QUERY_HELP",
     "ArchiveResult",
+    "HarvestIncomplete",
     "HarvestResult",
+    "JobSettings",
+    "KillOutcome",
+    "KillOutcomes",
     "Overview",
     "PlanRequest",
     "PlanResult",
@@ -162,8 +188,10 @@ __all__ = [
     "SeedResult",
     "archive_release",
     "harvest_release",
+    "init_volume",
     "kill_jobs",
     "last_rendered_image",
+    "looks_like_source",
     "match_jobs",
     "overview",
     "plan_release",

@@ -30,8 +30,8 @@ from farm_addon.core.release.record import (
     UnknownJob,
     UnknownRelease,
     find_job,
-    job_metadata,
 )
+from farm_addon.core.release.submit import job_metadata
 from farm_addon.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

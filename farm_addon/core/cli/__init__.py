@@ -1,9 +1,11 @@
 """The ``farm`` command line. No `bpy` module use.
 
 ``main(argv)`` returns the exit code: 0 done, 1 the operation failed, 2 bad input or usage.
-Each verb lives in its own module with ``add_parser(subparsers, common)`` and a ``run(args,
-ctx)`` that calls the same core functions as Blender's operators. Global options are accepted
-before or after the verb.
+Each verb lives in its own module with ``add_parser(subparsers, common)`` (the verb and its
+noun), ``add_arguments(parser)`` (what follows the noun) and a ``run(args, ctx)`` that calls
+the same :mod:`..api` functions as Blender's operators and prints the result's summary.
+Global options are accepted before or after the verb. :func:`verb_parser` gives one verb's
+parser alone, for the headless scripts: they take exactly the options ``farm`` takes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ... import __version__
 from ..errors import FarmError, disk_error
@@ -73,6 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
     for name in VERB_MODULES:
         module = importlib.import_module(f".{name}", __name__)
         module.add_parser(sub, common)
+    return parser
+
+
+def verb_parser(verb: str, prog: str | None = None, description: str | None = None,
+                **options: Any) -> argparse.ArgumentParser:
+    """The parser of ``farm VERB NOUN ...`` without ``farm VERB NOUN``: what follows the noun
+    and the global options, as ``farm`` parses them. Its namespace has ``func`` (the verb's
+    ``run``) and ``verb``; :class:`Context` ``.from_args`` reads the global options from it.
+    ``options`` go to the verb's ``add_arguments`` (seed's ``items="*"``, say)."""
+    if verb not in VERB_MODULES:
+        raise ValueError(f"farm has no verb {verb!r}")
+    module = importlib.import_module(f".{verb}", __name__)
+    parser = _Parser(
+        prog=prog or f"farm {verb}",
+        description=description,
+        epilog=getattr(module, "EPILOG", None),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common_options(suppress=False)],
+    )
+    module.add_arguments(parser, **options)
+    parser.set_defaults(func=module.run, verb=verb)
     return parser
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..archive.run import archive_release
-from ..session import FarmSession
+from .. import api
 from .context import Context
 
 
@@ -21,11 +20,16 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "folders (the record stays).",
     )
     p.add_argument("what", choices=["release"], help="what to archive")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``farm archive release`` takes after ``release``."""
     p.add_argument("release", metavar="RELEASE")
     p.add_argument("--force", action="store_true", help="replace an existing archive")
     p.add_argument("--prune", action="store_true",
                    help="after the check passed, remove the archived folders")
-    p.set_defaults(func=run)
 
 
 def _mb(n: int) -> str:
@@ -33,10 +37,9 @@ def _mb(n: int) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    session = FarmSession(ctx.settings)
-    ctx.on_close(session)
-    result = archive_release(session.volume, args.release, force=args.force, prune=args.prune,
-                             progress=ctx.progress("Archiving"), dry_run=ctx.dry_run)
+    result = api.archive_release(ctx.settings, args.release, force=args.force,
+                                 prune=args.prune, progress=ctx.progress("Archiving"),
+                                 dry_run=ctx.dry_run)
     if ctx.json:
         ctx.emit_json({"ok": True, **result.as_dict()})
         return 0

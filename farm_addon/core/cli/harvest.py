@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..harvest.run import HarvestIncomplete, HarvestResult, harvest_release
-from ..session import FarmSession
+from .. import api
 from .common import table
 from .context import Context
 
@@ -38,6 +37,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("what", choices=["release"], help="what to harvest")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``farm harvest release`` takes after ``release``."""
     p.add_argument("release", metavar="RELEASE")
     p.add_argument("--template", metavar="T", help="naming template (default: the plan's, "
                    "else {job}_{frame:06d}{ext})")
@@ -46,10 +51,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="a Python file with rename(release, job, frame, ext, meta, data)")
     p.add_argument("--partial", action="store_true",
                    help="harvest the complete jobs and report the others")
-    p.set_defaults(func=run)
 
 
-def _report(ctx: Context, result: HarvestResult) -> None:
+def _report(ctx: Context, result: api.HarvestResult) -> None:
     if result.resumed:
         ctx.say(f"Finished an interrupted harvest ({result.resumed} file(s)).")
     for w in result.warnings:
@@ -80,14 +84,12 @@ def _report(ctx: Context, result: HarvestResult) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    session = FarmSession(ctx.settings)
-    ctx.on_close(session)
     try:
-        result = harvest_release(
-            session.volume, session.client, args.release, template=args.template,
+        result = api.harvest_release(
+            ctx.settings, args.release, template=args.template,
             data_file=args.data, renamer=args.renamer, partial=args.partial,
             dry_run=ctx.dry_run, progress=ctx.progress("Harvesting"))
-    except HarvestIncomplete as exc:
+    except api.HarvestIncomplete as exc:
         if ctx.json:
             ctx.emit_json({"ok": False, "error": str(exc),
                            "jobs": [c.as_dict() for c in exc.jobs]})

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .. import api
 from ..errors import BadInput
-from ..fs.volume import Volume
 from .context import Context
 
 
@@ -20,9 +20,14 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "file-store/ quick/ releases/ dist/ archives/) and the marker that says farm owns it. "
         "Safe to run again on a volume.",
     )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``farm init`` takes."""
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("--name", help="the volume's name (default: the folder's name)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -32,7 +37,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.dry_run:
         ctx.say(f"Dry run: would make {Path(path).absolute()} a farm volume.")
         return 0
-    volume = Volume.init(path, args.name)
+    volume = api.init_volume(path, args.name)
     if ctx.json:
         ctx.emit_json({"root": str(volume.root), "name": volume.name, "id": volume.id})
     else:

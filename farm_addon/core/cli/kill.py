@@ -6,9 +6,7 @@ import argparse
 import shlex
 from typing import Any
 
-from ..farmwide.kill import kill_jobs, match_jobs
-from ..farmwide.query import HELP
-from ..session import FarmSession
+from .. import api
 from .common import confirm, split_jobs_target, table
 from .context import Context
 
@@ -20,22 +18,25 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="request cancellation of the jobs a query matches",
         description="Request cancellation of the jobs a query matches, where Flamenco allows "
         "it. Asks before acting on more than one job unless --yes; --dry-run only lists.",
-        epilog=HELP + "\nexamples:\n  farm kill jobs 'chair-*'\n"
+        epilog=api.QUERY_HELP + "\nexamples:\n  farm kill jobs 'chair-*'\n"
         "  farm kill spring.jobs status:queued meta.object:lamp\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``farm kill`` takes."""
     p.add_argument("target", metavar="jobs|RELEASE.jobs")
     p.add_argument("query", nargs="+", metavar="TERM")
     p.add_argument("--reason", default="killed with farm", help="shown in Flamenco's job log")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     release = split_jobs_target(args.target, "kill")
     query = shlex.join(args.query) if len(args.query) > 1 else args.query[0]
-    session = FarmSession(ctx.settings)
-    ctx.on_close(session)
-    jobs = match_jobs(session, query, release)
+    jobs = api.match_jobs(ctx.settings, query, release)
     rows = [(j.metadata.get("farm.release", "") if j.metadata else "", j.name, j.status, j.id)
             for j in jobs]
     if not jobs:
@@ -53,14 +54,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if len(jobs) > 1 and not confirm(ctx, f"Request cancellation of {len(jobs)} jobs?"):
         ctx.say("Nothing was cancelled.")
         return 1
-    outcomes = kill_jobs(session, jobs, args.reason, ctx.progress("Cancelling"))
+    # Exactly the jobs listed above (as the panel does after its confirmation).
+    outcomes = api.kill_jobs(ctx.settings, query, release, progress=ctx.progress("Cancelling"),
+                             only_ids={j.id for j in jobs}, reason=args.reason)
     if ctx.json:
         ctx.emit_json({"outcomes": [o.__dict__ for o in outcomes]})
     else:
         ctx.say(table([(o.release, o.name, o.outcome, o.message) for o in outcomes],
                       ("release", "job", "outcome", "detail")))
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        ctx.error(f"{len(failed)} of {len(outcomes)} job(s) could not be cancelled; see above.")
+    if not outcomes.ok:
+        ctx.error(outcomes.summary)
         return 1
+    ctx.say(outcomes.summary)
     return 0

@@ -8,10 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .. import api
 from ..errors import BadInput
-from ..release.plan import PlanRequest, looks_like_source, plan_release, summary
-from ..release.planfile import JobSettings
-from ..session import FarmSession
 from .common import table
 from .context import Context
 
@@ -40,6 +38,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("noun", choices=["release"], metavar="release")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``farm plan release`` takes after ``release``."""
     p.add_argument("items", nargs="*", metavar="[NAME] SOURCE",
                    help="the release's name (optional), then sources")
     p.add_argument("--from", dest="plan_file", type=Path, metavar="PLAN.toml",
@@ -54,19 +58,20 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--worker-tag", help="only workers with this tag render the jobs")
     p.add_argument("--scene", help="the scene to render (default: each file's active scene)")
     p.add_argument("--output-format", help="e.g. PNG, OPEN_EXR, JPEG")
-    p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    cwd = Path.cwd()
+def plan_request(args: argparse.Namespace, cwd: Path | None = None,
+                 release: str | None = None) -> api.PlanRequest:
+    """The core's request for the parsed arguments: the first item is the release's name
+    unless it looks like a source (or ``release`` is given); the options are checked here."""
+    cwd = cwd or Path.cwd()
     items = list(args.items)
-    name = None
-    if items and not looks_like_source(items[0], cwd):
-        name = items.pop(0)
+    if release is None and items and not api.looks_like_source(items[0], cwd):
+        release = items.pop(0)
     try:
-        overrides = JobSettings(frames=args.frames, chunk_size=args.chunk_size,
-                                priority=args.priority, worker_tag=args.worker_tag,
-                                scene=args.scene, output_format=args.output_format)
+        overrides = api.JobSettings(frames=args.frames, chunk_size=args.chunk_size,
+                                    priority=args.priority, worker_tag=args.worker_tag,
+                                    scene=args.scene, output_format=args.output_format)
     except ValidationError as exc:
         problems = "; ".join(
             f"--{'-'.join(str(p) for p in err['loc']).replace('_', '-')} {err['input']!r}: "
@@ -74,12 +79,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             for err in exc.errors()
         )
         raise BadInput(f"Bad option {problems}.") from exc
-    request = PlanRequest(release=name, sources=items, plan_file=args.plan_file, add=args.add,
-                          cwd=cwd, name_template=args.name_template, naming=args.naming,
-                          overrides=overrides)
-    session = FarmSession(ctx.settings)
-    ctx.on_close(session)
-    result = plan_release(session, request, ctx.progress("Planning"), dry_run=ctx.dry_run)
+    return api.PlanRequest(release=release, sources=items, plan_file=args.plan_file,
+                           add=args.add, cwd=cwd, name_template=args.name_template,
+                           naming=args.naming, overrides=overrides)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    request = plan_request(args)
+    result = api.plan_release(ctx.settings, request, ctx.progress("Planning"),
+                              dry_run=ctx.dry_run)
     if result.dry_run:
         rows = [(j.name, j.frames, j.chunk_size, j.priority, j.scene, j.output_format, j.source)
                 for j in result.planned]
@@ -89,8 +97,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         else:
             ctx.say(table(rows, ("job", "frames", "chunk", "priority", "scene", "format",
                                  "source")))
-            ctx.say(f"Dry run: release {result.release!r} would get {len(rows)} job(s); "
-                    "nothing was packed or submitted.")
+            ctx.say(result.summary)
         return 0
     for warning in result.warnings:
         ctx.error(f"warning: {warning}")
@@ -100,5 +107,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     else:
         ctx.say(table([(o.name, o.revision, o.outcome, o.job_id or "", o.message)
                        for o in result.jobs], ("job", "rev", "outcome", "flamenco id", "")))
-        ctx.say(summary(result))
+        ctx.say(result.summary)
     return 0 if result.ok else 1

@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .. import api
 from ..errors import BadInput
-from ..release.replace import ReplaceResult, replace_job, replace_stale, stale_jobs
-from ..session import FarmSession
 from .common import table
 from .context import Context
 
@@ -27,6 +26,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "  farm replace spring.jobs --stale\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``farm replace`` takes."""
     p.add_argument("target", metavar="job|RELEASE.jobs")
     p.add_argument("job", nargs="?", metavar="JOB")
     p.add_argument("--release", help="the release, when the job name is in several")
@@ -34,10 +39,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="render this .blend instead of the job's source")
     p.add_argument("--stale", action="store_true",
                    help="with RELEASE.jobs: replace the jobs whose sources changed")
-    p.set_defaults(func=run)
 
 
-def _show(ctx: Context, results: list[ReplaceResult]) -> int:
+def _show(ctx: Context, results: list[api.ReplaceResult]) -> int:
     if ctx.json:
         ctx.emit_json({"replaced": [r.__dict__ for r in results]})
     else:
@@ -47,32 +51,30 @@ def _show(ctx: Context, results: list[ReplaceResult]) -> int:
         for r in results:
             for w in r.warnings:
                 ctx.error(f"warning: {w}")
+            ctx.say(r.summary)
     return 0 if all(r.ok for r in results) else 1
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    session = FarmSession(ctx.settings)
-    ctx.on_close(session)
     if args.target == "job":
         if not args.job or args.stale:
             raise BadInput("Say which job: `farm replace job JOB` (or `farm replace "
                            "RELEASE.jobs --stale` for every stale job).")
-        if ctx.dry_run:
-            ctx.say(f"Dry run: would replace {args.job!r}; nothing was changed.")
-            return 0
-        return _show(ctx, [replace_job(session, args.job, args.release, args.from_file,
-                                       ctx.progress("Replacing"))])
+        return _show(ctx, [api.replace_job(ctx.settings, args.job, release=args.release,
+                                           from_file=args.from_file,
+                                           progress=ctx.progress("Replacing"),
+                                           dry_run=ctx.dry_run)])
     if not args.target.endswith(".jobs") or not args.stale or args.job:
         raise BadInput("Say `farm replace job JOB` or `farm replace RELEASE.jobs --stale`.")
     release = args.target[: -len(".jobs")]
-    if ctx.dry_run:
-        stale = stale_jobs(session, release)
-        for name, files in stale.items():
-            ctx.say(f"{name}: {', '.join(files)}")
-        ctx.say(f"Dry run: {len(stale)} stale job(s) would be replaced; nothing was changed.")
-        return 0
-    results = replace_stale(session, release, ctx.progress("Replacing"))
+    results = api.replace_stale(ctx.settings, release, ctx.progress("Replacing"),
+                                dry_run=ctx.dry_run)
     if not results:
         ctx.say(f"No job of {release!r} is stale: every source matches what was packed.")
         return 0
+    if ctx.dry_run and not ctx.json:
+        for r in results:
+            ctx.say(f"{r.job}: {', '.join(r.changed)}")
+        ctx.say(f"Dry run: {len(results)} stale job(s) would be replaced; nothing was changed.")
+        return 0 if all(r.ok for r in results) else 1
     return _show(ctx, results)

@@ -6,9 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from .. import api
 from ..errors import BadInput
-from ..farmwide.reset import INCLUDABLE, reset_plan, slash_and_burn
-from ..session import FarmSession
 from .context import Context
 
 
@@ -21,15 +20,19 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "quick/. Releases, dist/ and archives/ stay unless included with --include. Lists "
         "what will be lost and asks you to type the volume's name (or pass --yes).",
     )
-    p.add_argument("--include", action="append", default=[], choices=INCLUDABLE,
-                   help="also remove this folder's contents (repeatable)")
+    add_arguments(p)
     p.set_defaults(func=run)
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``farm slash-and-burn`` takes."""
+    p.add_argument("--include", action="append", default=[], choices=api.INCLUDABLE,
+                   help="also remove this folder's contents (repeatable)")
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    session = FarmSession(ctx.settings)
-    ctx.on_close(session)
-    plan = reset_plan(session, tuple(args.include))
+    include = tuple(args.include)
+    plan = api.slash_and_burn_plan(ctx.settings, include)
     if not ctx.json:
         ctx.say(plan.describe())
     if ctx.dry_run:
@@ -46,12 +49,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if typed != plan.volume_name:
             ctx.say("Not the volume's name; nothing was changed.")
             return 1
-    report = slash_and_burn(session, plan, ctx.progress("Resetting"))
+    # Exactly what was listed above and confirmed.
+    report = api.slash_and_burn(ctx.settings, include, ctx.progress("Resetting"), plan=plan)
     if ctx.json:
         ctx.emit_json({"deleted": report.deleted, "failed": report.failed,
                        "removed": report.removed})
     else:
-        ctx.say(f"Deleted {len(report.deleted)} job(s); removed {len(report.removed)} item(s).")
+        ctx.say(report.summary)
     for name, why in report.failed:
         ctx.error(f"{name}: {why}")
     return 0 if report.ok else 1

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..release.seed import seed_job
-from ..session import FarmSession
+from .. import api
+from ..errors import BadInput
 from .context import Context
 
 
@@ -20,41 +20,45 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "Without FILE, the only .blend in the current folder is used.",
     )
     p.add_argument("noun", choices=["job"], metavar="job")
-    p.add_argument("items", nargs="+", metavar="[FILE] JOB")
-    p.add_argument("--frames")
-    p.add_argument("--chunk-size", type=int)
-    p.add_argument("--priority", type=int)
-    p.add_argument("--worker-tag")
-    p.add_argument("--scene")
+    add_arguments(p, items="+")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    if len(args.items) > 2:
-        ctx.error("Give at most a FILE and a JOB name: `farm seed job [FILE] JOB`.")
-        return 2
-    file = Path(args.items[0]) if len(args.items) == 2 else None
-    job = args.items[-1]
+def add_arguments(p: argparse.ArgumentParser, items: str = "+") -> None:
+    """What ``farm seed job`` takes after ``job``; ``items="*"`` lets a face that has a file
+    of its own (a headless script's opened .blend) leave FILE and JOB out."""
+    p.add_argument("items", nargs=items, metavar="[FILE] JOB")
+    p.add_argument("--frames", help="frames like 1-250 or 1-10,20 (default: the scene's range)")
+    p.add_argument("--chunk-size", type=int, help="frames per task (default: the settings')")
+    p.add_argument("--priority", type=int, help="0-100, higher first (default: the settings')")
+    p.add_argument("--worker-tag", help="only workers with this tag render it")
+    p.add_argument("--scene", help="the scene to render (default: the file's active one)")
+
+
+def file_and_job(items: list[str]) -> tuple[Path | None, str]:
+    """``[FILE] JOB`` as given; BadInput for more, or for a JOB that looks like a file."""
+    if not items or len(items) > 2:
+        raise BadInput("Give at most a FILE and a JOB name: `farm seed job [FILE] JOB`.")
+    file = Path(items[0]) if len(items) == 2 else None
+    job = items[-1]
     if job.lower().endswith(".blend"):
-        ctx.error(f"{job!r} looks like a file, not a job name: `farm seed job [FILE] JOB`, "
-                  f"e.g. `farm seed job {job} {Path(job).stem}`.")
-        return 2
-    session = FarmSession(ctx.settings)
-    ctx.on_close(session)
-    if ctx.dry_run:
-        ctx.say(f"Dry run: would seed {file or 'the .blend in this folder'} as job {job!r}.")
-        return 0
-    result = seed_job(session, job, file, frames=args.frames, chunk_size=args.chunk_size,
-                      priority=args.priority, worker_tag=args.worker_tag, scene=args.scene,
-                      progress=ctx.progress("Packing"))
+        raise BadInput(f"{job!r} looks like a file, not a job name: `farm seed job [FILE] JOB`, "
+                       f"e.g. `farm seed job {job} {Path(job).stem}`.")
+    return file, job
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    file, job = file_and_job(args.items)
+    result = api.seed_job(ctx.settings, file, job, frames=args.frames,
+                          chunk_size=args.chunk_size, priority=args.priority,
+                          worker_tag=args.worker_tag, scene=args.scene,
+                          progress=ctx.progress("Packing"), dry_run=ctx.dry_run)
     for warning in result.warnings:
         ctx.error(f"warning: {warning}")
     if ctx.json:
         ctx.emit_json({"job": result.job, "job_id": result.job_id, "blend": str(result.blend),
-                       "output_dir": str(result.output_dir), "frames": result.frames})
+                       "output_dir": str(result.output_dir), "frames": result.frames,
+                       **({"dry_run": True} if result.dry_run else {})})
         return 0
-    if result.moved_aside:
-        ctx.say(f"Earlier frames of {job!r} moved to {result.moved_aside}.")
-    ctx.say(f"Seeded {job!r} (frames {result.frames}) as Flamenco job {result.job_id}; "
-            f"frames go to {result.output_dir}.")
+    ctx.say(result.summary)
     return 0

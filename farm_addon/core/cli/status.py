@@ -8,8 +8,7 @@ import sys
 import time
 from typing import Any
 
-from ..release.status import ReleaseStatus, overview, release_status
-from ..session import FarmSession
+from .. import api
 from .common import table
 from .context import Context
 
@@ -23,26 +22,28 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "volume's releases with their progress. With RELEASE: one row per job (status, frames "
         "done of total, revision, and whether its source changed since it was packed).",
     )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``farm status`` takes."""
     p.add_argument("release", nargs="?")
     p.add_argument("--watch", action="store_true",
                    help="redraw until every job has finished; exit 0 only if all completed")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between redraws")
-    p.set_defaults(func=run)
 
 
-def _release_text(st: ReleaseStatus) -> str:
+def _release_text(st: api.ReleaseStatus) -> str:
     rows = [(r.name, r.status, f"{r.frames_done}/{r.frames_total}", r.revision,
              "stale" if r.stale else "", r.job_id or "") for r in st.rows]
-    head = (f"Release {st.release}: {st.frames_done}/{st.frames_total} frames, "
-            f"{st.count('completed')}/{len(st.rows)} jobs completed")
-    return head + "\n" + table(rows, ("job", "status", "frames", "rev", "stale", "flamenco id"))
+    return st.summary + "\n" + table(rows, ("job", "status", "frames", "rev", "stale",
+                                            "flamenco id"))
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    session = FarmSession(ctx.settings)
-    ctx.on_close(session)
     if args.release is None:
-        ov = overview(session)
+        ov = api.overview(ctx.settings)
         if ctx.json:
             ctx.emit_json(ov.as_dict())
             return 0
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.say("No releases yet: `farm plan release NAME SOURCES...`.")
         return 0
     while True:
-        st = release_status(session, args.release)
+        st = api.release_status(ctx.settings, args.release)
         if ctx.json and args.watch:  # one line per redraw (JSON Lines), for scripts
             print(json.dumps(st.as_dict(), sort_keys=True), file=ctx.out, flush=True)
         elif ctx.json:

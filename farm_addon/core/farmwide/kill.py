@@ -32,6 +32,26 @@ class KillOutcome:
         return self.outcome != "failed"
 
 
+class KillOutcomes(list[KillOutcome]):
+    """One outcome per job, in order, with a summary of them all."""
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self)
+
+    @property
+    def summary(self) -> str:
+        """How many jobs were asked to cancel, skipped, or could not be."""
+        requested = sum(1 for o in self if o.outcome == "cancel requested")
+        skipped = sum(1 for o in self if o.outcome == "skipped")
+        failed = len(self) - requested - skipped
+        text = f"Requested cancellation of {requested} job(s)" + (
+            f"; {skipped} skipped" if skipped else "") + "."
+        if failed:
+            text += f" {failed} of {len(self)} job(s) could not be cancelled; see above."
+        return text
+
+
 def facts(job: Job) -> JobFacts:
     return JobFacts(id=job.id, name=job.name, status=job.status, metadata=job.metadata or {})
 
@@ -63,7 +83,7 @@ def kill_jobs(
     jobs: list[Job],
     reason: str = "killed with farm",
     progress: Progress | None = None,
-) -> list[KillOutcome]:
+) -> KillOutcomes:
     """Request cancellation of ``jobs``; one outcome per job, in order."""
     progress = progress or Progress()
     outcomes: dict[str, KillOutcome] = {}
@@ -89,4 +109,4 @@ def kill_jobs(
         else:
             outcomes[job.id] = KillOutcome(job.id, name, release, job.status, "failed",
                                            str(result.error))
-    return [outcomes[j.id] for j in jobs]
+    return KillOutcomes(outcomes[j.id] for j in jobs)

@@ -50,6 +50,11 @@ class ResetReport:
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def summary(self) -> str:
+        """What the reset did, in one line (the failures are in ``failed``)."""
+        return f"Deleted {len(self.deleted)} job(s); removed {len(self.removed)} item(s)."
+
 
 def reset_plan(session: FarmSession, include: tuple[str, ...] = ()) -> ResetPlan:
     unknown = [i for i in include if i not in INCLUDABLE]

@@ -10,6 +10,10 @@ Order matters, so that a mistake costs nothing:
 3. the record is written, then the jobs are submitted (see :mod:`.submit`).
 
 A plan interrupted after step 3 began is finished by running the same command again.
+
+Data flows one way: :func:`plan_release` reads the plan file and the release's record once,
+checks the release's name once, and hands the checked values down; only the transaction
+reads the record again, under the release's lock, to see what another process did meanwhile.
 """
 
 from __future__ import annotations
@@ -23,23 +27,17 @@ from pathlib import Path
 from ..blend.info import BlendInfo, read_blend_info
 from ..blend.packing import missing_warning, pack_blend, remove_packed
 from ..errors import BadInput, reports_disk_errors
-from ..flamenco import NotFound
 from ..flamenco.bulk import run_bulk
-from ..frames import parse_frames
 from ..fs.atomic import sweep_temps
 from ..fs.names import casefold_collisions, fold, validate_name
+from ..fs.volume import Volume
 from ..progress import Progress
 from ..session import FarmSession
+from .jobspec import job_record, merge_settings
 from .planfile import JobSettings, PlanFile, load_plan_file
-from .record import (
-    DEFAULT_JOB_TYPE,
-    JobRecord,
-    PlannedFrom,
-    RecordStore,
-    ReleaseRecord,
-)
+from .record import DEFAULT_JOB_TYPE, JobRecord, PlannedFrom, RecordStore, ReleaseRecord
 from .sources import Source, expand_sources
-from .submit import SubmitOutcome, pending, submission, submit_pending
+from .submit import SubmitOutcome, pending, require_job_type, submission, submit_pending
 
 
 class ReleaseExists(BadInput):
@@ -74,6 +72,21 @@ class PlanResult:
     def ok(self) -> bool:
         return all(o.ok for o in self.jobs)
 
+    @property
+    def summary(self) -> str:
+        """One sentence on what was planned (or, for a dry run, what would be)."""
+        if self.dry_run:
+            return (f"Dry run: release {self.release!r} would get {len(self.planned)} job(s); "
+                    "nothing was packed or submitted.")
+        done = sum(1 for o in self.jobs if o.ok)
+        verb = "Finished planning" if self.resumed else "Planned"
+        text = f"{verb} release {self.release!r}: {done} of {len(self.jobs)} job(s) on the farm."
+        failed = [o for o in self.jobs if not o.ok]
+        if failed:
+            text += (f" {len(failed)} could not be submitted; run the same command again to "
+                     "retry them (nothing is submitted twice).")
+        return text
+
 
 def propose_release_name(existing: list[str], when: datetime | None = None) -> str:
     """``release-2026-11-27``, or ``release-2026-11-27-2`` when that exists."""
@@ -101,14 +114,6 @@ class _Planned:
     source: Source
     info: BlendInfo
     record: JobRecord
-
-
-def _merge(*layers: JobSettings) -> JobSettings:
-    merged: dict[str, object] = {}
-    for layer in layers:
-        # A [jobs.NAME] table is a JobOverride: its source and metadata are not settings.
-        merged.update(layer.model_dump(exclude_none=True, include=set(JobSettings.model_fields)))
-    return JobSettings.model_validate(merged)
 
 
 def _collect_sources(request: PlanRequest, plan: PlanFile | None) -> list[Source]:
@@ -158,70 +163,26 @@ def _check_names(sources: list[Source], existing: list[str]) -> None:
         )
 
 
-def _job_record(
-    release: str, src: Source, settings: JobSettings, info: BlendInfo, defaults_chunk: int,
-    defaults_priority: int,
-) -> JobRecord:
-    scene = info.scene
-    frames = settings.frames if settings.frames is not None else scene.frames
-    if settings.frames is None and not frames:
-        raise BadInput(f"{src.path.name}: scene {scene.name!r} renders no frames "
-                       f"(start {scene.frame_start} > end {scene.frame_end}); give frames.")
-    parse_frames(frames)  # BadInput with the reason when it does not parse or is empty
-    fmt = scene.flamenco_format
-    ext = scene.file_extension
-    if settings.output_format:
-        fmt = settings.output_format.upper()
-        ext = _extension_for(fmt)
-    if scene.is_video and not settings.output_format:
-        raise BadInput(
-            f"{src.path.name}: scene {scene.name!r} renders a video ({scene.file_format}); "
-            "farm renders frames. Set an image format in the file, or output_format = "
-            "\"PNG\" in the plan."
-        )
-    return JobRecord(
-        name=src.name,
-        source=str(src.path),
-        source_sha256="0" * 64,  # filled in by packing
-        stored_blend=f"releases/{release}/store/{src.name}.blend",
-        frames=frames,
-        chunk_size=settings.chunk_size or defaults_chunk,
-        priority=settings.priority if settings.priority is not None else defaults_priority,
-        worker_tag=settings.worker_tag,
-        job_type=DEFAULT_JOB_TYPE,
-        scene=scene.name,
-        output_format=fmt,
-        file_extension=ext,
-        has_previews=scene.has_previews,
-        output_dir=f"releases/{release}/out/{src.name}/",
-        metadata=dict(src.metadata),
-        revisions=[],
-    )
-
-
-_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "OPEN_EXR": ".exr", "OPEN_EXR_MULTILAYER": ".exr",
-               "TIFF": ".tif", "BMP": ".bmp", "WEBP": ".webp", "TGA": ".tga", "HDR": ".hdr"}
-
-
-def _extension_for(fmt: str) -> str:
-    if fmt not in _EXTENSIONS:
-        raise BadInput(f"Output format {fmt!r} is not one farm can deliver. Use one of "
-                       f"{', '.join(sorted(_EXTENSIONS))}.")
-    return _EXTENSIONS[fmt]
-
-
-def prepare(
-    session: FarmSession, request: PlanRequest, progress: Progress
-) -> tuple[str, PlanFile | None, list[_Planned], ReleaseRecord | None]:
-    """Steps 1: everything checked, nothing written. Raises on the first problem."""
-    plan = load_plan_file(request.plan_file) if request.plan_file else None
-    volume = session.volume
-    store = RecordStore(volume)
+def release_name(volume: Volume, request: PlanRequest, plan: PlanFile | None,
+                 progress: Progress) -> str:
+    """The release's name, checked: the request's, the plan file's, or a dated one proposed."""
     release = request.release or (plan.release if plan else None)
     if release is None:
         release = propose_release_name(volume.list_releases())
         progress.message(f"No release name given: planning {release!r}.")
-    release = validate_name(release, "release name")
+    return validate_name(release, "release name")
+
+
+def prepare(
+    session: FarmSession, request: PlanRequest, plan: PlanFile | None, release: str,
+    existing: ReleaseRecord | None, progress: Progress, sources: list[Source] | None = None,
+) -> list[_Planned]:
+    """Step 1: everything checked, nothing written. Raises on the first problem.
+
+    ``plan`` is the request's plan file as read, ``release`` the checked name, ``existing``
+    its record as read (None if it has none) and ``sources`` the request's sources when the
+    caller collected them already."""
+    volume = session.volume
     twin = next((r for r in volume.list_releases() if r != release and fold(r) == fold(release)),
                 None)
     if twin is not None:
@@ -230,7 +191,6 @@ def prepare(
             "they would be the same folder on Windows and macOS. Use that name (with --add) "
             "or another one."
         )
-    existing = store.load(release) if store.exists(release) else None
     client = session.client
     defaults = plan.defaults if plan else JobSettings()
     if existing is not None and not request.add:
@@ -238,44 +198,43 @@ def prepare(
             f"Release {release!r} already exists with {len(existing.jobs)} job(s). "
             "Use --add to add jobs to it, or `farm replace job JOB` to re-render one."
         )
-    sources = _collect_sources(request, plan)
+    if sources is None:
+        sources = _collect_sources(request, plan)
     if existing is not None:
         clash = [s.name for s in sources if existing.find(s.name)]
         if clash:
             raise BadInput(f"Release {release!r} already has job(s) {', '.join(clash)}; "
                            "use `farm replace job` for those.")
     _check_names(sources, existing.job_names if existing else [])
-    try:
-        client.job_type(DEFAULT_JOB_TYPE)
-    except NotFound as exc:
-        raise BadInput(f"The Manager has no job type {DEFAULT_JOB_TYPE!r}, which farm "
-                       "submits. Check the Manager's job types.") from exc
+    require_job_type(client, DEFAULT_JOB_TYPE)
     planned: list[_Planned] = []
     progress.start(len(sources), "Reading")
     for src in sources:
         progress.check()
         override = plan.jobs.get(src.name) if plan else None
-        settings = _merge(defaults, request.overrides, override or JobSettings())
+        settings = merge_settings(defaults, request.overrides, override or JobSettings())
         info = read_blend_info(src.path, settings.scene)
-        record = _job_record(release, src, settings, info, session.settings.chunk_size,
-                             session.settings.priority)
+        record = job_record(release, src, settings, info, session.settings.chunk_size,
+                            session.settings.priority)
         if override is not None and override.metadata:
             record.metadata.update(override.metadata)
         planned.append(_Planned(src, info, record))
         progress.advance()
-    for tag in sorted({p.record.worker_tag for p in planned if p.record.worker_tag}):
-        client.worker_tag_id(tag)  # UnknownWorkerTag (bad input) lists the known tags
-    _dry_compile(session, release, planned, progress)
-    return release, plan, planned, existing
+    # UnknownWorkerTag (bad input) lists the known tags.
+    tag_ids = {tag: client.worker_tag_id(tag)
+               for tag in sorted({p.record.worker_tag for p in planned if p.record.worker_tag})}
+    _dry_compile(session, release, planned, tag_ids, progress)
+    return planned
 
 
 def _dry_compile(
-    session: FarmSession, release: str, planned: list[_Planned], progress: Progress
+    session: FarmSession, release: str, planned: list[_Planned], tag_ids: dict[str, str],
+    progress: Progress,
 ) -> None:
-    """Let the Manager compile every job (``POST /jobs/check``) before anything is written."""
+    """Let the Manager compile every job (``POST /jobs/check``) before anything is written;
+    ``tag_ids`` maps the jobs' worker tags to their ids."""
     client = session.client
     draft = ReleaseRecord(name=release, volume_id=session.volume.id)
-    tag_ids = {t: client.worker_tag_id(t) for t in {p.record.worker_tag for p in planned} if t}
     bodies = [submission(session, draft, p.record, tag_ids) for p in planned]
     results = run_bulk([(i, functools.partial(client.check_job, b)) for i, b in enumerate(bodies)],
                        max_in_flight=client.max_in_flight, progress=progress,
@@ -300,17 +259,23 @@ def plan_release(
     progress = progress or Progress()
     volume = session.volume
     store = RecordStore(volume)
-    # An interrupted plan: finish submitting what the record already holds. The same
-    # command run again does that, be it with NAME, --from PLAN.toml or --add.
-    plan_file = load_plan_file(request.plan_file) if request.plan_file else None
-    name = request.release or (plan_file.release if plan_file else None)
-    if name is not None and store.exists(name) and not dry_run:
-        for folder in (volume.release_dir(name), volume.store_dir(name)):
-            sweep_temps(folder)  # what a killed plan left: a record or a pack half-written
-        record = store.load(name)
-        if pending(record) and (not request.add or _all_recorded(request, plan_file, record)):
-            return _resume(session, store, name, progress)
-    release, plan, planned, existing = prepare(session, request, progress)
+    plan = load_plan_file(request.plan_file) if request.plan_file else None
+    release = release_name(volume, request, plan, progress)
+    existing: ReleaseRecord | None = None
+    sources: list[Source] | None = None
+    if store.exists(release):
+        if not dry_run:
+            for folder in (volume.release_dir(release), volume.store_dir(release)):
+                sweep_temps(folder)  # what a killed plan left: a record or a pack half-written
+        existing = store.load(release)
+        # An interrupted plan: finish submitting what the record already holds. The same
+        # command run again does that, be it with NAME, --from PLAN.toml or --add.
+        if not dry_run and pending(existing):
+            if request.add:
+                sources = _sources_or_none(request, plan)
+            if not request.add or _all_recorded(sources, existing):
+                return _resume(session, store, release, progress)
+    planned = prepare(session, request, plan, release, existing, progress, sources)
     warnings: list[str] = []
     if dry_run:
         return PlanResult(release, [], warnings, dry_run=True,
@@ -346,6 +311,7 @@ def plan_release(
             store.save(rec)  # recorded before the first submission
             outcomes = submit_pending(session, store, rec, progress)
     except BaseException:
+        # What the disk holds decides (a save may have landed before it raised).
         if not store.exists(release) or all(
             store.load(release).find(n) is None for n in packed_names
         ):
@@ -386,13 +352,17 @@ def _undo_packing(store: RecordStore, release: str, store_dir: Path, names: list
             folder.rmdir()
 
 
-def _all_recorded(request: PlanRequest, plan: PlanFile | None, record: ReleaseRecord) -> bool:
-    """Whether every job the request names is already in the record (an --add run again)."""
+def _sources_or_none(request: PlanRequest, plan: PlanFile | None) -> list[Source] | None:
+    """The request's sources, or None when they do not make sense (prepare() says why)."""
     try:
-        names = {src.name for src in _collect_sources(request, plan)}
+        return _collect_sources(request, plan)
     except BadInput:
-        return False  # prepare() reports it
-    return names <= set(record.job_names)
+        return None
+
+
+def _all_recorded(sources: list[Source] | None, record: ReleaseRecord) -> bool:
+    """Whether every job of ``sources`` is already in the record (an --add run again)."""
+    return sources is not None and {src.name for src in sources} <= set(record.job_names)
 
 
 def _resume(session: FarmSession, store: RecordStore, release: str,
@@ -400,14 +370,3 @@ def _resume(session: FarmSession, store: RecordStore, release: str,
     with store.transaction(release, what=f"finishing the plan of {release}") as rec:
         outcomes = submit_pending(session, store, rec, progress)
     return PlanResult(release, outcomes, [], resumed=True)
-
-
-def summary(result: PlanResult) -> str:
-    done = sum(1 for o in result.jobs if o.ok)
-    verb = "Finished planning" if result.resumed else "Planned"
-    text = f"{verb} release {result.release!r}: {done} of {len(result.jobs)} job(s) on the farm."
-    failed = [o for o in result.jobs if not o.ok]
-    if failed:
-        text += (f" {len(failed)} could not be submitted; run the same command again to retry "
-                 "them (nothing is submitted twice).")
-    return text

@@ -33,7 +33,6 @@ from ..frames import parse_intervals
 from ..fs.atomic import FileLock, atomic_write_text, sweep_temps
 from ..fs.names import casefold_collisions, validate_name
 from ..fs.volume import Volume
-from ..settings import Settings
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_JOB_TYPE = "simple-blender-render"
@@ -315,9 +314,9 @@ class RecordStore:
 
         Nothing is written if the block raises. With ``create`` and no record yet, a new
         empty record is yielded (check ``record.jobs`` to see whether it is new); if the
-        block then raises, the release folder made for it is removed again.
+        block then raises, the release folder made for it is removed again. ``release`` is
+        the name the verb checked at its entry (the volume's paths still refuse a bad one).
         """
-        release = validate_name(release, "release name")
         folder = self.volume.check_inside(self.volume.release_dir(release))
         made_folder = False
         if not folder.is_dir():
@@ -385,35 +384,3 @@ def find_job(volume: Volume, job_name: str) -> list[tuple[str, JobRecord]]:
         if job is not None:
             found.append((release, job))
     return found
-
-
-def user_metadata(settings: Settings) -> dict[str, str]:
-    """Flamenco's conventional ``project``, ``user.name`` and ``user.email``, where set."""
-    return {
-        key: value
-        for key, value in (
-            ("project", settings.project),
-            ("user.name", settings.user_name),
-            ("user.email", settings.user_email),
-        )
-        if value
-    }
-
-
-def job_metadata(
-    record: ReleaseRecord, job: JobRecord, settings: Settings, volume: Volume
-) -> dict[str, str]:
-    """The metadata a job carries on the Manager.
-
-    The job's own metadata (from the plan) may set ``project`` or ``user.*``; the ``farm.*``
-    keys that tie a Manager job to this record always win.
-    """
-    metadata = user_metadata(settings)
-    metadata.update(job.metadata)
-    metadata.update({
-        "farm.release": record.name,
-        "farm.job": job.name,
-        "farm.revision": str(job.revision),
-        "farm.volume": volume.id,
-    })
-    return metadata

@@ -11,11 +11,16 @@ revision instead of bumping once more, and adopts a job the Manager already has.
 
 A job is *stale* when its source or one of its dependencies changed since it was packed
 (:func:`stale_jobs`); ``farm replace RELEASE.jobs --stale`` replaces exactly those.
+
+A dry run reads the record once and makes every check a real replace makes before it changes
+anything (the release and the job, the file to render, the folders it writes, the Manager's
+jobs of the release), then stops: nothing is stopped, moved, packed, written or submitted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ from ..blend.stamps import changed_since
 from ..errors import BadInput, FarmError, reports_disk_errors
 from ..flamenco import NotFound
 from ..flamenco.status import CANCELLABLE, FINISHED
+from ..fs.names import validate_name
 from ..progress import Progress
 from ..session import FarmSession
 from .record import JobRecord, RecordStore, ReleaseRecord, UnknownJob, find_job
@@ -41,20 +47,37 @@ class ReplaceResult:
     old_revision: int
     revision: int
     job_id: str | None
-    outcome: str  # "submitted", "adopted", "failed"
+    outcome: str  # "submitted", "adopted", "failed"; "would replace" for a dry run
     moved_aside: str | None = None  # volume-relative folder of the old frames
     warnings: tuple[str, ...] = ()
     message: str = ""
+    dry_run: bool = False
+    changed: tuple[str, ...] = ()  # for a stale job: the files that changed since packing
 
     @property
     def ok(self) -> bool:
         return self.outcome != "failed"
 
+    @property
+    def summary(self) -> str:
+        """One sentence on the replace (or, for a dry run, what it would do)."""
+        if not self.ok:
+            return f"Replacing {self.job!r} of release {self.release!r} failed: {self.message}"
+        if self.dry_run:
+            return (f"Dry run: would replace {self.job!r} of release {self.release!r} with "
+                    f"revision {self.revision}; nothing was changed.")
+        return (f"Replaced {self.job!r} of release {self.release!r}: revision "
+                f"{self.old_revision} -> {self.revision}, {self.outcome}"
+                + (f" as Flamenco job {self.job_id}" if self.job_id else "")
+                + (f"; the old frames are in {self.moved_aside}" if self.moved_aside else "")
+                + ".")
+
 
 def locate_release(session: FarmSession, job: str, release: str | None) -> str:
-    """The release of ``job``: ``release`` if given, else the only release that has it."""
+    """The release of ``job``: ``release`` if given (its name checked), else the only release
+    that has it."""
     if release is not None:
-        return release
+        return validate_name(release, "release name")
     found = find_job(session.volume, job)
     if not found:
         raise UnknownJob(f"No release on volume {session.volume.name!r} has a job {job!r}.")
@@ -119,6 +142,23 @@ def _move_frames_aside(session: FarmSession, record: ReleaseRecord, job: JobReco
     return volume.relpath(target)
 
 
+def _checked(session: FarmSession, record: ReleaseRecord, job_name: str,
+             from_file: Path | None) -> tuple[JobRecord, Path]:
+    """The job and the .blend to render, checked before anything changes: the job is in the
+    record, the file is a readable .blend that renders frames, every place the replace
+    writes is inside the volume, and the Manager answers (its jobs of the release are adopted
+    into ``record``, which only the caller saves)."""
+    job = record.job(job_name)
+    source = Path(from_file) if from_file is not None else Path(job.source)
+    info = read_blend_info(source, job.scene)  # BadBlendFile before anything changes
+    if info.scene.is_video:
+        raise BadInput(f"{source.name}: scene {job.scene!r} renders a video; farm renders "
+                       "frames.")
+    _check_paths(session, record, job)  # a folder linked out of the volume: refused now
+    adopt(record, manager_jobs(session, record.name))
+    return job, source
+
+
 @reports_disk_errors("replace the job")
 def replace_job(
     session: FarmSession,
@@ -127,19 +167,32 @@ def replace_job(
     from_file: Path | None = None,
     progress: Progress | None = None,
     wait_seconds: float = 60.0,
+    dry_run: bool = False,
 ) -> ReplaceResult:
-    progress = progress or Progress()
+    """Re-render ``job_name`` as a new revision; with ``dry_run``, check everything a
+    replace checks and stop there."""
     release = locate_release(session, job_name, release)
+    return _replace(session, release, job_name, from_file, progress, wait_seconds, dry_run)
+
+
+@reports_disk_errors("replace the job")
+def _replace(
+    session: FarmSession, release: str, job_name: str, from_file: Path | None,
+    progress: Progress | None, wait_seconds: float, dry_run: bool,
+) -> ReplaceResult:
+    """:func:`replace_job` for the checked name of the job's release."""
+    progress = progress or Progress()
     store = RecordStore(session.volume)
+    if dry_run:
+        record = store.load(release)
+        job, _ = _checked(session, record, job_name, from_file)  # nothing is saved
+        old = job.current
+        resuming = old.job_id is None and old.number > 1
+        return ReplaceResult(release, job_name, old.number,
+                             old.number if resuming else old.number + 1, old.job_id,
+                             "would replace", dry_run=True)
     with store.transaction(release, what=f"replacing {job_name} in {release}") as record:
-        job = record.job(job_name)
-        source = Path(from_file) if from_file is not None else Path(job.source)
-        info = read_blend_info(source, job.scene)  # BadBlendFile before anything changes
-        if info.scene.is_video:
-            raise BadInput(f"{source.name}: scene {job.scene!r} renders a video; farm renders "
-                           "frames.")
-        _check_paths(session, record, job)  # a folder linked out of the volume: refused now
-        adopt(record, manager_jobs(session, release))
+        job, source = _checked(session, record, job_name, from_file)
         old = job.current
         resuming = old.job_id is None and old.number > 1
         moved: str | None = None
@@ -184,15 +237,19 @@ def stale_jobs(session: FarmSession, release: str) -> dict[str, list[str]]:
 
 def replace_stale(
     session: FarmSession, release: str, progress: Progress | None = None,
-    wait_seconds: float = 60.0,
+    wait_seconds: float = 60.0, dry_run: bool = False,
 ) -> list[ReplaceResult]:
-    """Replace exactly the stale jobs of ``release``; one result each (failures included)."""
+    """Replace exactly the stale jobs of ``release``; one result each (failures included),
+    with the files that changed."""
+    release = validate_name(release, "release name")
     results = []
-    for name in stale_jobs(session, release):
+    for name, changed in stale_jobs(session, release).items():
         try:
-            results.append(replace_job(session, name, release, None, progress, wait_seconds))
+            result = _replace(session, release, name, None, progress, wait_seconds, dry_run)
         except BadInput:
             raise
         except FarmError as exc:
-            results.append(ReplaceResult(release, name, 0, 0, None, "failed", message=str(exc)))
+            result = ReplaceResult(release, name, 0, 0, None, "failed", message=str(exc),
+                                   dry_run=dry_run)
+        results.append(dataclasses.replace(result, changed=tuple(changed)))
     return results

@@ -5,6 +5,10 @@ No `bpy` module use.
 the same name again, once its previous job has finished, packs the file anew and moves the
 earlier frames aside to ``quick/out/<job>@<time>/`` (nothing is deleted). A seed whose job is
 still on the farm unfinished is refused, so a job is never submitted twice.
+
+A dry run makes every check a real seed makes (the name, the file, its scene and frames, the
+worker tag, the Manager's job type and its jobs of that name) and then stops: nothing is
+packed, moved or submitted.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from ..fs.atomic import sweep_temps
 from ..fs.names import fold, validate_name
 from ..progress import Progress
 from ..session import FarmSession
-from .record import user_metadata
-from .submit import render_settings
+from .submit import render_settings, require_job_type, user_metadata
 
 QUICK_RELEASE = "quick"
+QUICK_JOB_TYPE = "simple-blender-render"
 
 
 class SeedRefused(BadInput):
@@ -38,12 +42,25 @@ class SeedRefused(BadInput):
 @dataclass(frozen=True)
 class SeedResult:
     job: str
-    job_id: str
-    blend: Path
+    job_id: str  # "" for a dry run
+    blend: Path  # the stored blend (a dry run: where it would be stored)
     output_dir: Path
     frames: str
     warnings: tuple[str, ...] = ()
     moved_aside: Path | None = None
+    source: Path | None = None  # the .blend that was (or would be) seeded
+    dry_run: bool = False
+
+    @property
+    def summary(self) -> str:
+        """What was seeded (or, for a dry run, what would be)."""
+        if self.dry_run:
+            return (f"Dry run: would seed {self.source} as job {self.job!r} (frames "
+                    f"{self.frames}) into {self.output_dir}; nothing was packed or submitted.")
+        moved = (f"Earlier frames of {self.job!r} moved to {self.moved_aside}.\n"
+                 if self.moved_aside else "")
+        return (f"{moved}Seeded {self.job!r} (frames {self.frames}) as Flamenco job "
+                f"{self.job_id}; frames go to {self.output_dir}.")
 
 
 def find_blend(cwd: Path) -> Path:
@@ -72,7 +89,10 @@ def seed_job(
     worker_tag: str | None = None,
     scene: str | None = None,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> SeedResult:
+    """Seed ``file`` (default: the only .blend in ``cwd``) as the quick job ``job``; with
+    ``dry_run``, check everything a seed checks and stop before packing."""
     progress = progress or Progress()
     job = validate_name(job)
     twin = next((p.stem for p in sorted(session.volume.quick_store_dir.glob("*.blend"))
@@ -97,7 +117,11 @@ def seed_job(
     client = session.client
     volume = session.volume
     tag_id = client.worker_tag_id(worker_tag) if worker_tag else None
-    sweep_temps(volume.quick_store_dir)  # what a killed or failed seed left half-packed
+    require_job_type(client, QUICK_JOB_TYPE)
+    out_dir = volume.check_inside(volume.quick_out_dir(job))
+    if not dry_run:
+        # What a killed or failed seed left half-packed goes, even if this one is refused.
+        sweep_temps(volume.quick_store_dir)
     meta_key = {"farm.release": QUICK_RELEASE, "farm.job": job, "farm.volume": volume.id}
     running = [j for j in client.jobs(metadata=meta_key) if j.status not in FINISHED]
     if running:
@@ -106,6 +130,9 @@ def seed_job(
             f"{running[0].id}). Wait for it, kill it (`farm kill jobs {job}`), or pick "
             "another name."
         )
+    if dry_run:
+        return SeedResult(job, "", volume.quick_store_dir / f"{job}.blend", out_dir, frames,
+                          source=source, dry_run=True)
     # Packing first: a source that cannot be packed (a missing library) changes nothing.
     store_existed = volume.quick_store_dir.is_dir()
     try:
@@ -115,7 +142,6 @@ def seed_job(
             with contextlib.suppress(OSError):
                 volume.quick_store_dir.rmdir()
         raise
-    out_dir = volume.quick_out_dir(job)
     moved: Path | None = None
     if out_dir.exists() and any(out_dir.iterdir()):
         stamp = f"{job}@{datetime.now():%Y%m%d-%H%M%S}"
@@ -127,7 +153,7 @@ def seed_job(
     out_dir.mkdir(parents=True, exist_ok=True)
     body = SubmittedJob(
         name=f"{QUICK_RELEASE}/{job}",
-        type="simple-blender-render",
+        type=QUICK_JOB_TYPE,
         priority=priority if priority is not None else session_settings.priority,
         submitter_platform=current_platform(),
         settings=render_settings(
@@ -142,4 +168,4 @@ def seed_job(
     submitted = client.submit_job(body)
     warning = missing_warning(packed)
     return SeedResult(job, submitted.id, packed.stored_blend, out_dir, frames,
-                      (warning,) if warning else (), moved)
+                      (warning,) if warning else (), moved, source)

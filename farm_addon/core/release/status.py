@@ -75,6 +75,12 @@ class ReleaseStatus:
     def count(self, status: str) -> int:
         return sum(1 for r in self.rows if r.status == status)
 
+    @property
+    def summary(self) -> str:
+        """The release's progress in one line (the head of its table)."""
+        return (f"Release {self.release}: {self.frames_done}/{self.frames_total} frames, "
+                f"{self.count('completed')}/{len(self.rows)} jobs completed")
+
     def as_dict(self) -> dict[str, object]:
         return {
             "release": self.release, "frames_done": self.frames_done,

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FarmError
-from ..flamenco import Job, SubmittedJob, current_platform
+from ..errors import BadInput, FarmError
+from ..flamenco import FlamencoClient, Job, NotFound, SubmittedJob, current_platform
 from ..fs.volume import Volume
 from ..progress import Progress
 from ..session import FarmSession
-from .record import JobRecord, RecordStore, ReleaseRecord, job_metadata, now
+from ..settings import Settings
+from .record import JobRecord, RecordStore, ReleaseRecord, now
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,47 @@ class SubmitOutcome:
     @property
     def ok(self) -> bool:
         return self.outcome != "failed"
+
+
+def user_metadata(settings: Settings) -> dict[str, str]:
+    """Flamenco's conventional ``project``, ``user.name`` and ``user.email``, where set."""
+    return {
+        key: value
+        for key, value in (
+            ("project", settings.project),
+            ("user.name", settings.user_name),
+            ("user.email", settings.user_email),
+        )
+        if value
+    }
+
+
+def job_metadata(
+    record: ReleaseRecord, job: JobRecord, settings: Settings, volume: Volume
+) -> dict[str, str]:
+    """The metadata a job carries on the Manager.
+
+    The job's own metadata (from the plan) may set ``project`` or ``user.*``; the ``farm.*``
+    keys that tie a Manager job to this record always win.
+    """
+    metadata = user_metadata(settings)
+    metadata.update(job.metadata)
+    metadata.update({
+        "farm.release": record.name,
+        "farm.job": job.name,
+        "farm.revision": str(job.revision),
+        "farm.volume": volume.id,
+    })
+    return metadata
+
+
+def require_job_type(client: FlamencoClient, job_type: str) -> None:
+    """BadInput unless the Manager knows ``job_type`` (checked before anything is written)."""
+    try:
+        client.job_type(job_type)
+    except NotFound as exc:
+        raise BadInput(f"The Manager has no job type {job_type!r}, which farm "
+                       "submits. Check the Manager's job types.") from exc
 
 
 def job_settings(volume: Volume, job: JobRecord) -> dict[str, object]:
