@@ -32,10 +32,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after the check passed, remove the archived folders")
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
     result = api.archive_release(ctx.settings, args.release, force=args.force,
                                  prune=args.prune, progress=ctx.progress("Archiving"),
@@ -45,15 +41,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     for flag in result.flagged:
         ctx.say(f"warning: {flag}")
-    if result.dry_run:
-        ctx.say(f"Dry run: {result.members:,} members ({result.files:,} files, "
-                f"{_mb(result.bytes_in)}) would be archived to {result.path}"
-                + (" and then pruned" if args.prune else "") + "; nothing was written.")
-        return 0
-    ctx.say(f"Archived {args.release}: {result.members:,} members, {_mb(result.bytes_in)} -> "
-            f"{_mb(result.bytes_out)} in {result.seconds:.1f} s; read back and checked"
-            + (f" ({result.manifest_files:,} files of the harvest manifest)"
-               if result.manifest_files else "") + f". {result.path}")
-    if result.pruned:
-        ctx.say("Pruned: " + ", ".join(str(p) for p in result.pruned))
+    ctx.say(result.summary)
     return 0

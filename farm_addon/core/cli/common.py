@@ -4,19 +4,9 @@ No `bpy` module use."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 from ..errors import BadInput
 from .context import Context
-
-
-def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
-    """A plain text table, columns padded to their widest cell."""
-    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
-    return "\n".join(lines)
 
 
 def confirm(ctx: Context, question: str) -> bool:

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from .. import api
-from .common import table
 from .context import Context
 
 EPILOG = """\
@@ -54,33 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _report(ctx: Context, result: api.HarvestResult) -> None:
-    if result.resumed:
-        ctx.say(f"Finished an interrupted harvest ({result.resumed} file(s)).")
-    for w in result.warnings:
-        ctx.say(f"warning: {w}")
-    if result.dry_run:
-        for src, name, _job, _frame in result.mapping:
-            ctx.say(f"{src} -> {name}")
-        for old, new in result.superseded:
-            ctx.say(f"(superseded) {old} -> {new}")
-        ctx.say(f"Dry run: {result.delivered} frame(s) would be delivered to {result.dist} "
-                f"({result.namer}); nothing was moved.")
-    elif result.delivered or result.superseded:
-        ctx.say(f"Delivered {result.delivered} frame(s) to {result.dist} ({result.namer}) in "
-                f"{result.seconds:.1f} s; manifest: {result.dist / 'manifest.json'}")
-        if result.superseded:
-            ctx.say(f"Moved {len(result.superseded)} superseded file(s) aside into "
-                    f"{result.dist / '.superseded'}.")
-    else:
-        ctx.say(f"Nothing to harvest: {result.already} frame(s) were already delivered to "
-                f"{result.dist}.")
+    ctx.say(result.report(held=False))
     if result.held:
         ctx.error(result.held_message())
-    if result.skipped:
-        ctx.say("Not harvested (incomplete):")
-        ctx.say(table([(c.name, c.revision, c.status or "not submitted",
-                        c.describe().split(": ", 1)[1]) for c in result.skipped],
-                      ("job", "rev", "manager", "what is missing")))
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

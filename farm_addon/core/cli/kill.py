@@ -7,7 +7,8 @@ import shlex
 from typing import Any
 
 from .. import api
-from .common import confirm, split_jobs_target, table
+from ..text import table
+from .common import confirm, split_jobs_target
 from .context import Context
 
 

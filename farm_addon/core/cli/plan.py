@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from .. import api
 from ..errors import BadInput
-from .common import table
+from ..text import table
 from .context import Context
 
 EPILOG = """\

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import api
 from ..errors import BadInput
-from .common import table
+from ..text import table
 from .context import Context
 
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from .. import api
-from .common import table
+from ..text import table
 from .context import Context
 
 

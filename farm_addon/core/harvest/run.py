@@ -60,6 +60,7 @@ from ..release.superseded import (
     SUPERSEDED_DIR,
     load_manifest,
 )
+from ..text import table
 from .checks import (
     FrameFile,
     JobCheck,
@@ -127,6 +128,11 @@ class HarvestResult:
     def summary(self) -> str:
         """What the harvest did, in lines for a person: the mapping of a dry run, what was
         delivered or why nothing was, the frames held back and the jobs not harvested."""
+        return self.report()
+
+    def report(self, held: bool = True) -> str:
+        """:attr:`summary`; ``held=False`` leaves out the frames held back (the CLI prints
+        those on stderr, as an error)."""
         lines = []
         if self.resumed:
             lines.append(f"Finished an interrupted harvest ({self.resumed} file(s)).")
@@ -145,11 +151,11 @@ class HarvestResult:
         else:
             lines.append(f"Nothing to harvest: {self.already} frame(s) were already delivered "
                          f"to {self.dist}.")
-        if self.held:
+        if held and self.held:
             lines.append(self.held_message())
         if self.skipped:
             lines.append("Not harvested (incomplete):")
-            lines.append(_table([(c.name, c.revision, c.status or "not submitted",
+            lines.append(table([(c.name, c.revision, c.status or "not submitted",
                                   c.describe().split(": ", 1)[1]) for c in self.skipped],
                                 ("job", "rev", "manager", "what is missing")))
         return "\n".join(lines)
@@ -168,15 +174,6 @@ class HarvestResult:
             "skipped": [j.as_dict() for j in self.skipped],
             "warnings": self.warnings, "seconds": round(self.seconds, 3),
         }
-
-
-def _table(rows: list[tuple[object, ...]], headers: tuple[str, ...]) -> str:
-    """A plain text table, columns padded to their widest cell (as the CLI draws them)."""
-    cells = [list(headers), *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
