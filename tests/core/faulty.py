@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from farm_addon.core.fs.transfer import FileOps
+from farm_addon.core.fs.mover import FileOps
 
 
 class FaultyOps(FileOps):

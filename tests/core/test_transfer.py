@@ -12,15 +12,9 @@ from typing import Any
 import pytest
 
 from farm_addon.core.errors import Cancelled
-from farm_addon.core.fs.transfer import (
-    TMP_PREFIX,
-    FileOps,
-    Journal,
-    Move,
-    TransferError,
-    sha256_file,
-    transfer,
-)
+from farm_addon.core.fs.atomic import TEMP_PREFIX as TMP_PREFIX
+from farm_addon.core.fs.journal import Journal, transfer
+from farm_addon.core.fs.mover import FileOps, Move, TransferError, sha256_file
 from farm_addon.core.progress import Progress
 from tests.core.faulty import FaultyOps
 
@@ -391,7 +385,7 @@ def test_payload_round_trip(tmp_path: Path) -> None:
 
 
 def test_move_without_renameat2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from farm_addon.core.fs import transfer as transfer_mod
+    from farm_addon.core.fs import mover as transfer_mod
 
     monkeypatch.setattr(transfer_mod, "_renameat2", None)
     moves = make_files(tmp_path, 3)
@@ -416,7 +410,7 @@ def test_move_never_replaces(tmp_path: Path) -> None:
 def test_gc_paused_restores_the_collector() -> None:
     import gc
 
-    from farm_addon.core.fs.transfer import gc_paused
+    from farm_addon.core.fs.mover import gc_paused
 
     assert gc.isenabled()
     with pytest.raises(ZeroDivisionError), gc_paused():

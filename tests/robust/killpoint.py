@@ -153,7 +153,7 @@ def _renameat2_paths(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
 def patched(counter: OpCounter, *, http: bool = True) -> Iterator[OpCounter]:
     """Install ``counter`` on every operation listed in the module's docstring; restore the
     originals on exit."""
-    from farm_addon.core.fs import transfer
+    from farm_addon.core.fs import mover as transfer
 
     saved: list[tuple[Any, str, Any]] = []
 

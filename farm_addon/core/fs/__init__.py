@@ -1,4 +1,4 @@
-"""The shared volume on disk: layout, path rules, atomic writes, locks, the crash-safe mover.
+"""The shared volume on disk: layout, names, atomic writes, locks, the journal and the mover.
 
 No `bpy` module use.
 """

@@ -1,10 +1,13 @@
 """Atomic file writes and a cross-process file lock. No `bpy` module use.
 
-:func:`atomic_write_bytes` writes to a temporary file beside the target (named
+:func:`write_atomic` (the one atomic writer; :func:`atomic_write_bytes` and
+:func:`atomic_write_text` use it) writes to a temporary file beside the target (named
 ``.farm-tmp-*`` so leftovers of a crash are easy to find and safe to delete), flushes it to
 disk, renames it over the target and flushes the folder: a reader sees the old content or
-the new one, never a mix, even if the machine loses power. Temporary names carry their
-maker (:func:`owner_tag`), and :func:`sweep_temps` removes what a killed process left.
+the new one, never a mix, even if the machine loses power. Its file operations go through a
+:class:`WriteOps`, which tests subclass to inject faults. Temporary names carry their maker
+(:func:`owner_tag`, :func:`temp_name`), and :func:`sweep_temps` removes what a killed process
+left. :func:`fsync_dir` is the one folder flush.
 
 :class:`FileLock` is an advisory lock on a file (``flock`` on POSIX, ``msvcrt.locking`` on
 Windows). The operating system releases it when the holding process dies, so a crash never
@@ -15,23 +18,25 @@ written into the lock file, so a second process can say who it is waiting for.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, BinaryIO
 
 from ..errors import FarmError
 
 TEMP_PREFIX = ".farm-tmp-"
+StrPath = str | os.PathLike[str]
 
 
 def _read_umask() -> int:
@@ -82,14 +87,16 @@ def _process_gone(pid: int) -> bool:
     return False
 
 
-def sweep_temps(folder: Path, *, locked: bool = False) -> list[str]:
+def sweep_temps(folder: Path, *, locked: bool = False, name: str | None = None) -> list[str]:
     """Remove the temporary files and folders (``.farm-tmp-*``) that killed processes left
     in ``folder``; returns their names.
 
-    ``locked``: the caller holds the lock every writer of ``folder`` holds, so every
-    temporary entry there is a leftover. Otherwise only entries whose :func:`owner_tag`
-    names a process of this machine that no longer runs are removed (never on Windows,
-    where a process cannot be probed safely).
+    ``locked``: the caller holds the lock every writer of ``folder`` (with ``name``: every
+    writer of ``name`` in it) holds, so every such temporary entry is a leftover. Otherwise
+    only entries whose :func:`owner_tag` names a process of this machine that no longer runs
+    are removed (never on Windows, where a process cannot be probed safely). ``name``: only
+    the temporary files of :func:`write_atomic` for that name (a scan, not a glob: the folder
+    may be a delivery of 100,000 files).
     """
     if not locked and os.name == "nt":
         return []
@@ -102,10 +109,13 @@ def sweep_temps(folder: Path, *, locked: bool = False) -> list[str]:
     for entry in entries:
         if not entry.name.startswith(TEMP_PREFIX):
             continue
-        if not locked:
-            owner = _OWNER.match(entry.name, len(TEMP_PREFIX))
-            if owner is None or owner.group(1) != host or not _process_gone(int(owner[2])):
-                continue
+        owner = _OWNER.match(entry.name, len(TEMP_PREFIX))
+        if name is not None and (
+                owner is None or entry.name[owner.end():].partition("-")[2] != name):
+            continue
+        if not locked and (
+                owner is None or owner.group(1) != host or not _process_gone(int(owner[2]))):
+            continue
         try:
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path)
@@ -117,36 +127,99 @@ def sweep_temps(folder: Path, *, locked: bool = False) -> list[str]:
     return removed
 
 
+class WriteOps:
+    """The file operations of an atomic write (the mover's ``FileOps`` adds its own).
+    Subclass to inject faults."""
+
+    def open_new(self, path: StrPath) -> BinaryIO:
+        """Create ``path`` for writing, unbuffered; fails if it exists."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        return os.fdopen(os.open(path, flags, 0o666), "wb", buffering=0)
+
+    def write(self, f: BinaryIO, data: bytes) -> None:
+        """All of ``data``, however many calls it takes."""
+        view = memoryview(data)
+        while view:
+            n = f.write(view)
+            if n is None or n <= 0:
+                raise OSError(errno.EIO, "short write")
+            view = view[n:]
+
+    def fsync(self, f: BinaryIO) -> None:
+        f.flush()
+        os.fsync(f.fileno())
+
+    def replace(self, src: StrPath, dst: StrPath) -> None:
+        """Rename ``src`` over ``dst``."""
+        os.replace(src, dst)
+
+    def fsync_dir(self, path: Path) -> None:
+        fsync_dir(path)
+
+
+PLAIN_OPS = WriteOps()
+
+
+def temp_name(name: str) -> str:
+    """The name of a new temporary file for ``name``: ``.farm-tmp-<owner>-<random>-<name>``."""
+    return f"{TEMP_PREFIX}{owner_tag()}-{secrets.token_hex(4)}-{name}"
+
+
 @contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
-    """Yield a binary file; on clean exit it replaces ``path`` atomically, else it vanishes."""
+def atomic_writer(path: Path, ops: WriteOps = PLAIN_OPS) -> Iterator[BinaryIO]:
+    """Yield an unbuffered binary file (write to it with ``ops.write``); on clean exit it
+    replaces ``path`` atomically, else it vanishes."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{owner_tag()}-", suffix=f"-{path.name}",
-                                    dir=path.parent)
-    tmp = Path(tmp_name)
+    for _ in range(100):
+        tmp = path.with_name(temp_name(path.name))
+        try:
+            handle = ops.open_new(tmp)
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise FileExistsError(errno.EEXIST, "no unused temporary name", os.fspath(path))
     try:
-        if os.name != "nt":
-            os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
+        with handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            ops.fsync(handle)
+        ops.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    ops.fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: bytes | Iterable[bytes], ops: WriteOps = PLAIN_OPS) -> None:
+    """Replace ``path`` with ``data`` atomically and durably, through ``ops``. ``data`` may be
+    an iterable of chunks, written as they come (memory stays small)."""
+    with atomic_writer(path, ops) as handle:
+        for chunk in [data] if isinstance(data, bytes) else _batched(data):
+            ops.write(handle, chunk)
+
+
+def _batched(chunks: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    buf: list[bytes] = []
+    n = 0
+    for c in chunks:
+        buf.append(c)
+        n += len(c)
+        if n >= size:
+            yield b"".join(buf)
+            buf, n = [], 0
+    if buf:
+        yield b"".join(buf)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically and durably."""
-    with atomic_writer(path) as handle:
-        handle.write(data)
+    write_atomic(path, data)
 
 
 def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
     """Replace ``path`` with ``text`` atomically and durably (``\\n`` line ends on every OS)."""
-    atomic_write_bytes(path, text.encode(encoding))
+    write_atomic(path, text.encode(encoding))
 
 
 class Busy(FarmError):

@@ -5,7 +5,9 @@ output path and in Flamenco settings, on Linux, Windows and macOS alike. :func:`
 accepts only names that are safe in all of those places and explains any refusal with the
 problem and the fix. :func:`casefold_collisions` finds names that would land on one file on a
 case-insensitive file system (Windows, macOS), and :func:`safe_name` turns arbitrary text (a
-folder name, a pattern field) into a name that passes.
+folder name, a pattern field) into a name that passes. :data:`WINDOWS_DEVICE_NAMES`
+(:func:`is_windows_device`) and :func:`fold` are the one list of device names and the one
+case-fold.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ _FORBIDDEN = {
     "{": "Flamenco's variable syntax",
     "}": "Flamenco's variable syntax",
 }
-_DEVICE_NAMES = frozenset(
+#: The names Windows reserves for devices, upper-case (with any extension: ``nul.txt``);
+#: compare with :func:`is_windows_device`.
+WINDOWS_DEVICE_NAMES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"{dev}{n}" for dev in ("COM", "LPT") for n in (*"123456789", "¹", "²", "³")]
 )
@@ -82,7 +86,7 @@ def _problem(name: str) -> str | None:
     encoded = name.encode("utf-8")
     if name[0] in ". " or name[-1] in ". ":
         return "starts or ends with a dot or a space, which Windows drops or hides"
-    if name.split(".", 1)[0].rstrip(" ").upper() in _DEVICE_NAMES:
+    if is_windows_device(name):
         return "is a device name that Windows reserves"
     if len(name) > MAX_CHARS:
         return f"is {len(name)} characters long; at most {MAX_CHARS} are allowed"
@@ -108,15 +112,23 @@ def safe_name(text: str, fallback: str = "job") -> str:
     while ".." in cleaned:
         cleaned = cleaned.replace("..", ".")
     cleaned = cleaned[:MAX_CHARS].strip(". -")
-    if cleaned.split(".", 1)[0].upper() in _DEVICE_NAMES:
+    if is_windows_device(cleaned):
         cleaned = f"{cleaned}_"
     while len(cleaned.encode("utf-8")) > MAX_BYTES:
         cleaned = cleaned[:-1].rstrip(". -")
     return cleaned if cleaned and _problem(cleaned) is None else fallback
 
 
+def is_windows_device(name: str) -> bool:
+    """Whether Windows takes the file name ``name`` (``con``, ``NUL.txt``, ``com1 .png``)
+    for a device, whatever its case and extension."""
+    return name.split(".", 1)[0].rstrip(" ").upper() in WINDOWS_DEVICE_NAMES
+
+
 def fold(name: str) -> str:
-    """The key under which case-insensitive file systems compare names."""
+    """The key under which case-insensitive file systems (Windows, macOS) compare names."""
+    if name.isascii():
+        return name.lower()  # the same as the casefold() of NFC for ASCII, and faster
     return unicodedata.normalize("NFC", name).casefold()
 
 
