@@ -298,7 +298,7 @@ def test_harvest_with_a_frame_rewritten_meanwhile_warns(
     line says which, as a warning, and the other frames are delivered."""
     plan(emulator, volume, "spring", blend_copy("simple", "a/chair.blend"))
     emulator.run_worker()
-    file_ops = sys.modules[f"{configured.module}.core.fs.transfer"].FileOps
+    file_ops = sys.modules[f"{configured.module}.core.fs.mover"].FileOps
     original = file_ops.move
 
     def move(self: Any, src: Any, dst: Any) -> None:

@@ -111,7 +111,7 @@ def test_plan_harvest_archive(script: Script, emulator: Emulator, volume: Volume
 # Someone re-renders chair frame 3 (appending to it in place) just before farm moves it.
 RERENDER_DURING_MOVE = textwrap.dedent(f"""
     sys.path.insert(0, {str(ROOT)!r})
-    from farm_addon.core.fs.transfer import FileOps
+    from farm_addon.core.fs.mover import FileOps
     _move = FileOps.move
     def _rerender_then_move(self, src, dst):
         if str(src).endswith("chair/000003.png"):

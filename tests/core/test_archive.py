@@ -20,7 +20,7 @@ from farm_addon.core import cli
 from farm_addon.core.archive import gzwrite, verify
 from farm_addon.core.archive.run import ArchiveError, archive_release
 from farm_addon.core.errors import BadInput, Cancelled
-from farm_addon.core.fs.transfer import FileOps
+from farm_addon.core.fs.mover import FileOps
 from farm_addon.core.fs.volume import HARVEST_JOURNAL_NAME as JOURNAL_NAME
 from farm_addon.core.fs.volume import Volume
 from farm_addon.core.progress import Progress

@@ -16,7 +16,7 @@ import pytest
 
 from farm_addon.core import cli
 from farm_addon.core.errors import BadInput, Cancelled, FarmError
-from farm_addon.core.fs.transfer import FileOps, TransferError
+from farm_addon.core.fs.mover import FileOps, TransferError
 from farm_addon.core.fs.volume import HARVEST_JOURNAL_NAME as JOURNAL_NAME
 from farm_addon.core.fs.volume import Volume
 from farm_addon.core.harvest.images import image_problem, read_frame

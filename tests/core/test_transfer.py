@@ -405,22 +405,3 @@ def test_move_never_replaces(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         FileOps().move(tmp_path / "a", tmp_path / "b")
     assert (tmp_path / "b").read_text() == "b"
-
-
-def test_gc_paused_restores_the_collector() -> None:
-    import gc
-
-    from farm_addon.core.fs.mover import gc_paused
-
-    assert gc.isenabled()
-    with pytest.raises(ZeroDivisionError), gc_paused():
-        assert not gc.isenabled()
-        1 / 0  # noqa: B018
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # left as it was found
-    finally:
-        gc.enable()

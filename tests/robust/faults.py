@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from farm_addon.core.flamenco import FlamencoClient
-from farm_addon.core.fs.transfer import FileOps
+from farm_addon.core.fs.mover import FileOps
 from farm_addon.core.harvest.run import harvest_release, load_manifest
 from farm_addon.core.session import FarmSession
 from farm_addon.core.settings import Settings

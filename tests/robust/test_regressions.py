@@ -18,7 +18,8 @@ from farm_addon.core.archive import prune as archive_mod
 from farm_addon.core.archive.run import ARCHIVED_MARKER, ArchiveError, archive_release
 from farm_addon.core.errors import BadInput, DiskError, reports_disk_errors
 from farm_addon.core.fs.atomic import TEMP_PREFIX, owner_tag, sweep_temps
-from farm_addon.core.fs.transfer import Journal, Move
+from farm_addon.core.fs.journal import Journal
+from farm_addon.core.fs.mover import Move
 from farm_addon.core.fs.volume import expand_user
 from farm_addon.core.release.sources import BadSource, expand_sources
 from tests.core.test_archive import make_release
@@ -179,3 +180,15 @@ def test_name_templates_take_plain_parts_only(tmp_path: Path, template: str) -> 
     with pytest.raises(BadSource, match="Name template"):
         expand_sources(["*.blend"], tmp_path, template)
     assert expand_sources(["*.blend"], tmp_path, "{stem:>3}-x")[0].name == "  a-x"
+
+
+def test_a_source_name_too_long_for_the_file_system_is_bad_input(tmp_path: Path) -> None:
+    """Found by the property search: a 300-byte file name made `Path.exists()` raise
+    ENAMETOOLONG, which escaped as a crash instead of a message naming the source."""
+    from farm_addon.core.release.sources import BadSource, expand_sources
+
+    long_name = "a" * 300 + ".blend"
+    with pytest.raises(BadSource, match="File name too long. Shorten the path"):
+        expand_sources([long_name], tmp_path)
+    with pytest.raises(BadSource, match="matches no .blend file"):  # a pattern: no crash either
+        expand_sources([f"{'b' * 300}/{{object}}.blend"], tmp_path)

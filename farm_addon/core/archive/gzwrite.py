@@ -17,7 +17,7 @@ import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
-from ..fs.transfer import FileOps
+from ..fs.mover import FileOps
 from .collect import ArchiveError
 
 BLOCK = 1 << 20

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fs.atomic import TEMP_PREFIX, atomic_write_text
-from ..fs.transfer import FileOps
+from ..fs.mover import FileOps
 from ..fs.volume import LOCK_NAME, RECORD_NAME, Volume
 from .collect import ARCHIVED_MARKER, ArchiveError, Written
 

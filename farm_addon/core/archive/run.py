@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import BadInput, reports_disk_errors
 from ..fs.atomic import TEMP_PREFIX, FileLock, sweep_temps
-from ..fs.transfer import DEFAULT_OPS, FileOps
+from ..fs.mover import DEFAULT_OPS, FileOps
 from ..fs.volume import HARVEST_JOURNAL_NAME, RECORD_NAME, Volume
 from ..progress import Progress
 from .collect import ARCHIVED_MARKER, ArchiveError, Entry, Written, collect

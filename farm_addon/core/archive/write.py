@@ -23,7 +23,7 @@ import stat
 import tarfile
 from typing import BinaryIO
 
-from ..fs.transfer import FileOps
+from ..fs.mover import FileOps
 from ..progress import Progress
 from .collect import ArchiveError, Entry, Written
 from .gzwrite import BLOCK, GzipWriter, precompressed

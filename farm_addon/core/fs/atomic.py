@@ -40,7 +40,17 @@ StrPath = str | os.PathLike[str]
 
 
 def _read_umask() -> int:
-    mask = os.umask(0o022)
+    """This process's umask, read without changing it where the system tells it (Linux 4.7+:
+    /proc/self/status): setting and restoring it would briefly change the mode of files that
+    other threads (Blender's, another add-on's) create meanwhile."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way: set it, then put it back at once
     os.umask(mask)
     return mask
 

@@ -34,11 +34,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import gc
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -423,19 +421,3 @@ class _Mover:
         ops.unlink(src)
         self.stats.copied += 1
         self._dirs.add(_split(src)[0])
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a loop over 100,000 files.
-
-    Such loops make millions of small objects and no reference cycles; the collector would
-    walk all of them again and again (a quarter of a harvest's time). The previous state is
-    restored on the way out."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

@@ -22,8 +22,9 @@ from typing import Any, Protocol
 from ..errors import FarmError
 from ..flamenco import Job, NotFound
 from ..frames import DEFAULT_PADDING, frame_filename, parse_frames
+from ..fs.atomic import TEMP_PREFIX
+from ..fs.mover import RACY_MARGIN_NS
 from ..fs.names import fold
-from ..fs.transfer import RACY_MARGIN_NS, TMP_PREFIX
 from ..fs.volume import Volume
 from ..naming import compress_frames
 from ..progress import Progress
@@ -199,7 +200,7 @@ def existing_names(dist: Path) -> dict[str, str]:
             filenames = [f for f in filenames if f != MANIFEST_NAME]
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
         for f in filenames:
-            if not f.startswith(TMP_PREFIX):
+            if not f.startswith(TEMP_PREFIX):
                 out[fold(prefix + f)] = prefix + f
         for d in dirnames:
             out.setdefault(fold(prefix + d), prefix + d)

@@ -12,7 +12,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from ..fs.transfer import CHUNK
+from ..fs.mover import CHUNK
 
 #: Bytes read at once: a small frame is read (and checked, and hashed) in one call.
 FIRST_READ = 1 << 16

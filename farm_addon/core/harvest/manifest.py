@@ -14,7 +14,8 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..fs.transfer import FileOps, Journal, Move
+from ..fs.journal import Journal
+from ..fs.mover import FileOps, Move
 from ..fs.volume import Volume
 from ..progress import Progress
 from ..release.record import HarvestRecord, ReleaseRecord, now

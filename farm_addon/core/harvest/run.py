@@ -41,8 +41,9 @@ from typing import Any
 
 from ..errors import BadInput, FarmError, reports_disk_errors
 from ..frames import parse_frames
+from ..fs.journal import Journal
+from ..fs.mover import DEFAULT_OPS, FileOps, Move
 from ..fs.names import fold
-from ..fs.transfer import DEFAULT_OPS, FileOps, Journal, Move
 from ..fs.volume import HARVEST_JOURNAL_NAME, Volume, expand_user
 from ..naming import (
     FrameInfo,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import BadInput
-from ..fs.names import fold
+from ..fs.names import WINDOWS_DEVICE_NAMES, fold, is_windows_device
 
 #: Names the harvest keeps for itself at the top of ``dist/<release>/``.
 RESERVED_TOP = frozenset({"manifest.json", ".superseded"})
@@ -24,20 +24,12 @@ MAX_PATH_CHARS = 1024
 _MAX_LISTED = 12
 
 _WINDOWS_RESERVED_CHARS = frozenset('<>:"|?*\\')
-# Device names Windows reserves as file names, upper case. (To be fs.names.DEVICE_NAMES, once
-# that module makes its list public: one list for the whole core.)
-_DEVICE_NAMES = frozenset(
-    {"CON", "PRN", "AUX", "NUL"}
-    | {f"COM{i}" for i in range(1, 10)}
-    | {f"LPT{i}" for i in range(1, 10)}
-)
-
 
 _PLAIN = re.compile(r"[A-Za-z0-9_\-]+(?:[.+ ][A-Za-z0-9_\-]+)*"
                     r"(?:/[A-Za-z0-9_\-]+(?:[.+ ][A-Za-z0-9_\-]+)*)*")
 # A path component that is a device name (alone, or before a dot, space or slash).
 _DEVICE_RE = re.compile(
-    r"(?:^|/)(?:" + "|".join(map(re.escape, sorted(_DEVICE_NAMES))) + r")(?:[. /]|$)", re.I)
+    r"(?:^|/)(?:" + "|".join(map(re.escape, sorted(WINDOWS_DEVICE_NAMES))) + r")(?:[. /]|$)", re.I)
 
 
 def path_problem(name: str) -> str | None:
@@ -71,7 +63,7 @@ def _path_problem(name: str) -> str | None:
             return f"it contains {part!r} as a path component"
         if part.endswith((" ", ".")):
             return f"component {part!r} ends with a space or dot, which Windows drops"
-        if part.split(".")[0].rstrip(" ").upper() in _DEVICE_NAMES:
+        if is_windows_device(part):
             return f"component {part!r} is a device name on Windows"
         if len(part.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES:
             return f"component {part[:20]!r}... is longer than {MAX_COMPONENT_BYTES} bytes"

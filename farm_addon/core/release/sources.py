@@ -44,9 +44,15 @@ class Source:
 
 
 def _check_blend(path: Path, given: str) -> None:
-    if not path.exists():
+    try:
+        is_dir = path.is_dir()
+        exists = is_dir or path.exists()
+    except OSError as exc:  # a name too long for the file system (ENAMETOOLONG), say
+        raise BadSource(f"Source {given!r} cannot be a file here: {exc.strerror or exc}. "
+                        "Shorten the path.") from exc
+    if not exists:
         raise BadSource(f"Source {given!r} does not exist. Check the path.")
-    if path.is_dir():
+    if is_dir:
         return
     if path.suffix.lower() != ".blend":
         raise BadSource(f"Source {given!r} is not a .blend file. Give .blend files, folders "

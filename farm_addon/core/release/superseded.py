@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FarmError
-from ..fs.transfer import remove_stale_temps, write_atomic
+from ..fs.atomic import sweep_temps, write_atomic
+from ..fs.mover import DEFAULT_OPS
 from ..fs.volume import Volume
 from .record import now
 
@@ -83,8 +84,8 @@ def save_manifest(volume: Volume, release: str, doc: dict[str, Any]) -> None:
     doc["updated"] = now().isoformat()
     path = manifest_path(volume, release)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(path)  # left by a killed run
-    write_atomic(volume.check_inside(path), _dump_manifest(doc))
+    sweep_temps(path.parent, locked=True, name=path.name)  # left by a killed run
+    write_atomic(volume.check_inside(path), _dump_manifest(doc), DEFAULT_OPS)
 
 
 def mark_superseded(volume: Volume, release: str, job: str, revision: int | None = None) -> int:
