@@ -188,7 +188,7 @@ def test_a_source_name_too_long_for_the_file_system_is_bad_input(tmp_path: Path)
     from farm_addon.core.release.sources import BadSource, expand_sources
 
     long_name = "a" * 300 + ".blend"
-    with pytest.raises(BadSource, match="File name too long. Shorten the path"):
+    with pytest.raises(BadSource, match=r"File name too long\. Shorten the path"):
         expand_sources([long_name], tmp_path)
-    with pytest.raises(BadSource, match="matches no .blend file"):  # a pattern: no crash either
+    with pytest.raises(BadSource, match=r"matches no \.blend file"):  # a pattern: no crash either
         expand_sources([f"{'b' * 300}/{{object}}.blend"], tmp_path)
