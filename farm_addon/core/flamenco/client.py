@@ -16,7 +16,7 @@ import threading
 import urllib.parse
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -37,7 +37,7 @@ from .models import (
     TaskSummary,
 )
 from .status import REQUEST_STATUS, JobAction, check_transition
-from .transport import DEFAULT_TIMEOUT, Timeout, check_id, quote
+from .transport import check_id, quote
 
 if TYPE_CHECKING:
     from ..progress import Progress
@@ -57,17 +57,10 @@ class FlamencoClient(ManagerInfo):
     concurrency of the bulk operations.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retries: int = 3,
-        max_in_flight: int = 8,
-    ) -> None:
-        super().__init__(
-            base_url, timeout=timeout, retries=retries, max_in_flight=max_in_flight
-        )
+    def __init__(self, base_url: str, **options: Any) -> None:
+        """``options``: those of :class:`~.transport.ManagerSession` (``timeout``,
+        ``retries``, ``max_in_flight``)."""
+        super().__init__(base_url, **options)
         self._job_types: dict[str, AvailableJobType] | None = None
         self._job_types_lock = threading.Lock()
 

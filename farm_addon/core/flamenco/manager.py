@@ -9,6 +9,7 @@ builds on it with job types, jobs, status changes and bulk operations.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from ..errors import BadInput
 from .errors import IncompatibleManager, NotFound, UnexpectedResponse, UnknownWorkerTag
@@ -26,7 +27,7 @@ from .models import (
     WorkerTagList,
     current_platform,
 )
-from .transport import DEFAULT_TIMEOUT, ManagerSession, Timeout, quote
+from .transport import ManagerSession, quote
 
 AUDIENCES = ("users", "workers")
 
@@ -34,17 +35,8 @@ AUDIENCES = ("users", "workers")
 class ManagerInfo(ManagerSession):
     """A Manager's own facts, with its version cached after the first handshake."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retries: int = 3,
-        max_in_flight: int = 8,
-    ) -> None:
-        super().__init__(
-            base_url, timeout=timeout, retries=retries, max_in_flight=max_in_flight
-        )
+    def __init__(self, base_url: str, **options: Any) -> None:
+        super().__init__(base_url, **options)
         self._handshake: Handshake | None = None
         self._handshake_lock = threading.Lock()
 
