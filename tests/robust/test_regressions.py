@@ -22,7 +22,7 @@ from farm_addon.core.fs.journal import Journal
 from farm_addon.core.fs.mover import Move
 from farm_addon.core.fs.volume import expand_user
 from farm_addon.core.release.sources import BadSource, expand_sources
-from tests.core.test_archive import make_release
+from tests.core.archive.test_archive import make_release
 
 
 def _sha(path: Path) -> str:

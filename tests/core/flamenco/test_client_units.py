@@ -38,7 +38,7 @@ from farm_addon.core.flamenco import (
 )
 from farm_addon.core.progress import Progress
 
-PACKAGE = Path(__file__).resolve().parents[2] / "farm_addon" / "core" / "flamenco"
+PACKAGE = Path(__file__).resolve().parents[3] / "farm_addon" / "core" / "flamenco"
 
 
 def handshake(short: str) -> Handshake:
@@ -229,7 +229,7 @@ def test_imports_without_bpy() -> None:
         "assert 'bpy' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
         "print(f.FlamencoClient)\n"
     )
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
     )

@@ -21,7 +21,7 @@ from farm_addon.core.flamenco import (
     ManagerUnreachable,
     StaleJobType,
 )
-from tests.core.test_client import calls, render_job
+from tests.core.flamenco.test_client import calls, render_job
 from tests.emulator import Emulator
 from tests.emulator import compiler as emulator_compiler
 

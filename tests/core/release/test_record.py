@@ -34,7 +34,7 @@ from farm_addon.core.release.record import (
 from farm_addon.core.release.submit import job_metadata
 from farm_addon.core.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

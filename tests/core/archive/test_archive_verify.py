@@ -16,7 +16,7 @@ from farm_addon.core.archive import ArchiveError, ArchiveResult, archive_release
 from farm_addon.core.archive.collect import Written
 from farm_addon.core.archive.verify import check
 from farm_addon.core.progress import Progress
-from tests.core.test_archive import make_release
+from tests.core.archive.test_archive import make_release
 
 ABC = hashlib.sha256(b"abc").digest()
 WRITTEN = {

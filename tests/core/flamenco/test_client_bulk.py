@@ -18,7 +18,7 @@ from farm_addon.core.flamenco import (
     failures,
 )
 from farm_addon.core.progress import Progress
-from tests.core.test_client import calls, render_job
+from tests.core.flamenco.test_client import calls, render_job
 from tests.emulator import Emulator
 
 EmulatorFactory = Callable[..., Emulator]
