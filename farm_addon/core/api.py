@@ -3,14 +3,16 @@ No `bpy` module use.
 
 Each function takes the user's :class:`Settings` (and an optional :class:`Progress` for
 long work), opens a :class:`FarmSession` for the call, and returns plain data; the results
-of plan, seed, replace, kill and slash-and-burn carry their own ``summary`` text. They block:
+of plan, seed, replace, harvest, archive, kill, slash-and-burn and the connection test carry
+their own ``summary`` text, which every face shows as it is. They block:
 Blender runs them on a worker thread, the CLI and scripts call them directly. Errors are
 :class:`~.errors.FarmError` with messages fit for a status bar.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive import run as archive
@@ -19,7 +21,9 @@ from .farmwide import kill, reset
 from .farmwide.kill import KillOutcome, KillOutcomes
 from .farmwide.query import HELP as QUERY_HELP
 from .farmwide.reset import INCLUDABLE, ResetPlan, ResetReport
-from .flamenco import Job, WorkerTag
+from .flamenco import FlamencoClient, IncompatibleManager, Job, WorkerSummary, WorkerTag
+from .flamenco.errors import FlamencoError
+from .fs.names import safe_name
 from .fs.volume import Volume
 from .harvest import run as harvest
 from .harvest.run import HarvestIncomplete, HarvestResult
@@ -39,6 +43,55 @@ def init_volume(path: Path | str, name: str | None = None) -> Volume:
     return Volume.init(path, name)
 
 
+def release_folders(volume: Path | str, releases: Iterable[str]) -> dict[str, tuple[Path, Path]]:
+    """Each release's render output and delivery folders on the volume at ``volume``."""
+    vol = Volume.open(volume)
+    return {name: (vol.out_dir(name), vol.dist_dir(name)) for name in releases}
+
+
+def safe_job_name(text: str) -> str:
+    """A valid job name made from ``text`` (a file's name, say): what seeding calls it."""
+    return safe_name(text)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What the Manager answered to a connection test."""
+
+    manager_url: str
+    version: str
+    compatible: bool
+    verdict: str  # "" when fine, else a warning or why the Manager is refused
+    farm_status: str
+    workers: list[WorkerSummary] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.compatible
+
+    @property
+    def workers_online(self) -> int:
+        return sum(1 for w in self.workers if w.status not in ("offline", "error"))
+
+    @property
+    def summary(self) -> str:
+        """The Manager's version and the farm in one line, then the verdict if any."""
+        text = (f"Flamenco Manager {self.version} at {self.manager_url}: farm "
+                f"{self.farm_status}, {self.workers_online} of {len(self.workers)} workers "
+                "online")
+        return f"{text}. {self.verdict}" if self.verdict else text
+
+
+def test_connection(settings: Settings) -> Connection:
+    """Ask the Manager of ``settings`` for its version, the farm's status and its workers
+    (one try, no retries; an incompatible Manager is reported, not refused)."""
+    with FlamencoClient(settings.manager_url, retries=1) as client:
+        handshake = client.handshake()
+        return Connection(settings.manager_url, handshake.version.version,
+                          handshake.compatible, handshake.message,
+                          client.farm_status().status, client.workers())
+
+
 def overview(settings: Settings) -> Overview:
     """The Manager (version, farm status, workers) and the volume's releases."""
     with FarmSession(settings) as session:
@@ -50,9 +103,15 @@ def release_status(settings: Settings, release: str, check_stale: bool = True) -
         return status.release_status(session, release, check_stale)
 
 
-def worker_tags(settings: Settings) -> list[WorkerTag]:
+def worker_tags(settings: Settings, *, optional: bool = False) -> list[WorkerTag]:
+    """The Manager's worker tags; with ``optional``, a Manager without them gives []."""
     with FarmSession(settings) as session:
-        return session.client.worker_tags()
+        try:
+            return session.client.worker_tags()
+        except IncompatibleManager:
+            if optional:
+                return []
+            raise
 
 
 def last_rendered_image(settings: Settings, job_id: str | None = None) -> bytes | None:
@@ -173,6 +232,8 @@ __all__ = [
     "INCLUDABLE",
     "QUERY_HELP",
     "ArchiveResult",
+    "Connection",
+    "FlamencoError",
     "HarvestIncomplete",
     "HarvestResult",
     "JobSettings",
@@ -195,11 +256,14 @@ __all__ = [
     "match_jobs",
     "overview",
     "plan_release",
+    "release_folders",
     "release_status",
     "replace_job",
     "replace_stale",
+    "safe_job_name",
     "seed_job",
     "slash_and_burn",
     "slash_and_burn_plan",
+    "test_connection",
     "worker_tags",
 ]

@@ -103,23 +103,17 @@ def refresh_work(context: bpy.types.Context, select: str = "") -> Work:
     wanted = select or selected_release(context)
 
     def call(progress: Any) -> Refreshed:
-        from ...core.flamenco import IncompatibleManager
-        from ...core.fs.volume import Volume
-
         api = core_api()
         progress.start(3, "Asking the Manager")
         overview = api.overview(settings)
         progress.advance()
-        try:
-            tags = api.worker_tags(settings)
-        except IncompatibleManager:  # a Manager without worker tags
-            tags = []
+        tags = api.worker_tags(settings, optional=True)  # [] from a Manager without them
         progress.advance()
         names = [r.name for r in overview.releases]
         release = wanted if wanted in names else (names[0] if names else "")
         status = api.release_status(settings, release) if release else None
-        volume = Volume.open(overview.volume)
-        paths = {n: (str(volume.out_dir(n)), str(volume.dist_dir(n))) for n in names}
+        paths = {n: (str(out), str(dist))
+                 for n, (out, dist) in api.release_folders(overview.volume, names).items()}
         progress.advance()
         return Refreshed(overview, tags, status, paths)
 
@@ -150,9 +144,7 @@ def refresh_work(context: bpy.types.Context, select: str = "") -> Work:
         return text
 
     def fail(context: bpy.types.Context, error: BaseException) -> None:
-        from ...core.flamenco.errors import FlamencoError
-
-        if isinstance(error, FlamencoError):
+        if isinstance(error, core_api().FlamencoError):
             farm_state(context).connection = "FAILED"
 
     return Work("Refreshing", call, apply, fail, foreground=False, key="refresh")
@@ -174,7 +166,7 @@ def release_jobs_work(context: bpy.types.Context, release: str) -> Work:
 
     def apply(context: bpy.types.Context, status: Any) -> Iterator[None]:
         yield from apply_release_jobs(context, status)
-        return f"Release {status.release}: {len(status.rows)} job(s)"
+        return str(status.summary)
 
     def fail(context: bpy.types.Context, error: BaseException) -> None:
         farm_state(context).jobs_loading = False

@@ -16,8 +16,8 @@ from typing import Any
 import bpy
 from bpy.types import Operator
 
-from ..common import farm_settings, farm_state
-from ..work import FarmOperator, Outcome, Work
+from ..common import core_api, farm_settings, farm_state
+from ..work import FarmOperator, Outcome, Work, summary_report
 from .fetch import refresh_work, start_refresh
 
 
@@ -55,32 +55,20 @@ class FARM_OT_test_connection(FarmOperator, Operator):
     def work(self, context: bpy.types.Context) -> Work:
         settings = farm_settings(context)
 
-        def call(progress: Any) -> tuple[Any, str, list[Any]]:
-            from ...core.flamenco import FlamencoClient
+        def call(progress: Any) -> Any:
+            return core_api().test_connection(settings)
 
-            with FlamencoClient(settings.manager_url, retries=1) as client:
-                handshake = client.handshake()
-                status = client.farm_status().status
-                workers = client.workers()
-            return handshake, status, workers
-
-        def apply(context: bpy.types.Context, result: tuple[Any, str, list[Any]]) -> Any:
-            handshake, status, workers = result
+        def apply(context: bpy.types.Context, result: Any) -> Any:
             state = farm_state(context)
-            online = sum(1 for w in workers if w.status not in ("offline", "error"))
-            state.connection = ("CONNECTED" if handshake.compatible and not handshake.message
-                                else "WARNING" if handshake.compatible else "FAILED")
-            state.manager_url = settings.manager_url
-            state.manager_version = handshake.version.version
-            state.verdict = handshake.message
-            state.farm_status = status
-            state.workers_online = online
-            state.workers_total = len(workers)
-            text = (f"Flamenco Manager {handshake.version.version} at {settings.manager_url}: "
-                    f"farm {status}, {online} of {len(workers)} workers online")
-            if not handshake.compatible:
-                return ("ERROR", f"{text}. {handshake.message}")
-            return ("WARNING", f"{text}. {handshake.message}") if handshake.message else text
+            state.connection = ("CONNECTED" if result.compatible and not result.verdict
+                                else "WARNING" if result.compatible else "FAILED")
+            state.manager_url = result.manager_url
+            state.manager_version = result.version
+            state.verdict = result.verdict
+            state.farm_status = result.farm_status
+            state.workers_online = result.workers_online
+            state.workers_total = len(result.workers)
+            return summary_report(result, warn=bool(result.verdict))
 
         def fail(context: bpy.types.Context, error: BaseException) -> None:
             farm_state(context).connection = "FAILED"

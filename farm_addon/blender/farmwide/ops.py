@@ -2,7 +2,9 @@
 """The farm-wide operators: Kill Jobs (by query) and Slash and Burn (reset the farm).
 
 Both ask first: the first run lists what would be cancelled or deleted, and a second dialog
-shows that list; only its OK does the work, on exactly what was shown.
+shows that list; only its OK does the work, on exactly what was shown (the jobs listed in
+``WindowManager.farm.matches``; the reset plan kept here, in :data:`_shown_plans`). Both call
+the core facade with the arguments the CLI's ``farm kill`` and ``farm slash-and-burn`` use.
 """
 
 from __future__ import annotations
@@ -13,23 +15,22 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 from bpy.types import Operator
 
+from ...core.errors import BadInput
 from ...core.settings import Settings
 from ..common import core_api, dialog, farm_settings, farm_state
 from ..farm.ops import FarmChanging
-from ..work import Outcome, Work
+from ..work import Outcome, Work, listed, summary_report
+
+#: The reset plans shown in the confirmation dialog, by what they include: the confirmed run
+#: deletes exactly that plan (a Python object, which ``WindowManager.farm`` cannot hold).
+_shown_plans: dict[tuple[str, ...], Any] = {}
 
 
-def _kill_summary(outcomes: list[Any]) -> Any:
-    requested = [o for o in outcomes if o.outcome == "cancel requested"]
-    skipped = [o for o in outcomes if o.outcome == "skipped"]
-    failed = [o for o in outcomes if not o.ok]
-    text = f"Cancel requested for {len(requested)} job(s)"
-    if skipped:
-        text += f", {len(skipped)} skipped (already finished)"
-    if failed:
-        why = "; ".join(f"{o.name}: {o.message}" for o in failed[:5])
-        return ("ERROR", f"{text}, {len(failed)} failed: {why}")
-    return text
+def _kill_report(outcomes: Any) -> Any:
+    """The kill's own summary, after the status bar's line and the jobs that failed."""
+    requested = sum(1 for o in outcomes if o.outcome == "cancel requested")
+    failed = listed(f"{o.name}: {o.message}" for o in outcomes if not o.ok)
+    return summary_report(outcomes, f"Cancel requested for {requested} job(s)", failed)
 
 
 class FARM_OT_kill_jobs(FarmChanging, Operator):
@@ -97,7 +98,7 @@ class FARM_OT_kill_jobs(FarmChanging, Operator):
 
         def apply(context: bpy.types.Context, outcomes: list[Any]) -> Any:
             farm_state(context).matches.clear()
-            return _kill_summary(outcomes)
+            return _kill_report(outcomes)
 
         return Work(f"Killing jobs matching {query!r}", call, apply)
 
@@ -187,6 +188,8 @@ class FARM_OT_slash_and_burn(FarmChanging, Operator):
 
             def show(context: bpy.types.Context, result: Any) -> str:
                 state = farm_state(context)
+                _shown_plans.clear()
+                _shown_plans[include] = result
                 state.reset_summary = result.describe()
                 state.reset_jobs = len(result.jobs)
                 return (f"Slash and burn would delete {len(result.jobs)} job(s) and "
@@ -194,18 +197,21 @@ class FARM_OT_slash_and_burn(FarmChanging, Operator):
 
             return Work("Listing what slash and burn would delete", plan, show)
 
+        # After the confirmation dialog: exactly what the person saw (as the CLI does).
+        shown = _shown_plans.pop(include, None) if self.confirmed else None
+        if self.confirmed and shown is None:
+            raise BadInput("Nothing was listed to confirm: run Slash and Burn again to see what "
+                           "it would delete.")
+
         def call(progress: Any) -> Any:
-            return api.slash_and_burn(settings, include, progress=progress)
+            return api.slash_and_burn(settings, include, progress=progress, plan=shown)
 
         def apply(context: bpy.types.Context, report: Any) -> Any:
             state = farm_state(context)
             state.reset_summary = ""
-            text = (f"Slash and burn: deleted {len(report.deleted)} job(s), removed "
-                    f"{len(report.removed)} item(s) from the volume")
-            if report.failed:
-                why = "; ".join(f"{name}: {msg}" for name, msg in report.failed[:5])
-                return ("ERROR", f"{text}; {len(report.failed)} failed: {why}")
-            return text
+            failed = listed(f"{name}: {why}" for name, why in report.failed)
+            return summary_report(report, f"Slash and burn: deleted {len(report.deleted)} "
+                                  "job(s)", after=failed)
 
         return Work("Slash and burn", call, apply)
 

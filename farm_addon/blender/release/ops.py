@@ -27,7 +27,7 @@ from ..common import (
     selected_release,
 )
 from ..farm.ops import FarmChanging
-from ..work import Outcome, Work
+from ..work import Outcome, Work, listed, summary_report
 
 SOURCE_ITEMS = [
     ("CURRENT_FILE", "Current File", "This .blend (saved first if it has changes)",
@@ -129,17 +129,11 @@ class FARM_OT_plan_release(FarmChanging, Operator):
             return core_api().plan_release(settings, request, progress)
 
         def apply(context: bpy.types.Context, result: Any) -> Any:
-            failed = [o for o in result.jobs if not o.ok]
-            submitted = len(result.jobs) - len(failed)
-            text = f"{note}Planned release {result.release}: {submitted} job(s) on the farm"
-            if result.resumed:
-                text += " (finished an interrupted plan)"
-            if failed:
-                lines = "; ".join(f"{o.name}: {o.message}" for o in failed[:5])
-                return ("ERROR", f"{text}, {len(failed)} failed: {lines}")
-            if result.warnings:
-                return ("WARNING", f"{text}. " + " ".join(result.warnings))
-            return text
+            submitted = sum(1 for o in result.jobs if o.ok)
+            failed = listed(f"{o.name}: {o.message}" for o in result.jobs if not o.ok)
+            return summary_report(
+                result, f"{note}Planned release {result.release}: {submitted} job(s) on the farm",
+                failed + [f"warning: {w}" for w in result.warnings], warn=bool(result.warnings))
 
         return Work(f"Planning release {request.release or '(new)'}", call, apply)
 
@@ -201,14 +195,11 @@ class FARM_OT_harvest_release(ReleaseOperator, Operator):
                            progress=progress)
 
         def apply(context: bpy.types.Context, result: Any) -> Any:
-            text = f"Harvested {release}: {result.delivered} frame(s) delivered to {result.dist}"
-            if result.already:
-                text += f" ({result.already} already there)"
-            if result.skipped:
-                text += f"; skipped {', '.join(j.name for j in result.skipped[:5])}"
-            notes = [result.held_message()] if result.held else []
-            notes += result.warnings
-            return ("WARNING", f"{text}. " + " ".join(notes)) if notes else text
+            # The frames held back are on the status bar's line; the rest is the summary.
+            headline = f"Harvested {release}: {result.delivered} frame(s) delivered" + (
+                f". {result.held_message()}" if result.held else "")
+            return summary_report(result, headline, summary=result.report(held=False),
+                                  warn=bool(result.held or result.warnings))
 
         return Work(f"Harvesting {release}", call, apply)
 
@@ -252,12 +243,9 @@ class FARM_OT_archive_release(ReleaseOperator, Operator):
         def call(progress: Any) -> Any:
             return archive(settings, release, force=force, prune=prune, progress=progress)
 
-        def apply(context: bpy.types.Context, result: Any) -> str:
-            size = result.bytes_out / 1e6
-            text = f"Archived {release} to {result.path} ({result.files} files, {size:.1f} MB)"
-            if result.pruned:
-                text += f"; removed {len(result.pruned)} item(s) from the volume"
-            return text
+        def apply(context: bpy.types.Context, result: Any) -> Any:
+            flagged = listed(f"warning: {f}" for f in result.flagged)
+            return summary_report(result, after=flagged, warn=bool(flagged))
 
         return Work(f"Archiving {release}", call, apply)
 
@@ -310,13 +298,10 @@ class FARM_OT_replace_job(FarmChanging, Operator):
                            progress=progress)
 
         def apply(context: bpy.types.Context, result: Any) -> Any:
-            if not result.ok:
-                return ("ERROR", f"Replacing {result.job} failed: {result.message}")
-            text = (f"Replaced {result.job} of {result.release}: revision {result.revision}"
-                    + (f", job {result.job_id[:8]}" if result.job_id else ""))
-            if result.moved_aside:
-                text += f"; earlier frames in {result.moved_aside}"
-            return ("WARNING", f"{text}. " + " ".join(result.warnings)) if result.warnings else text
+            headline = (f"Replaced {result.job} of {result.release}: revision {result.revision}"
+                        if result.ok else "")
+            return summary_report(result, headline, [f"warning: {w}" for w in result.warnings],
+                                  warn=bool(result.warnings))
 
         return Work(f"Replacing {job}", call, apply)
 

@@ -11,7 +11,7 @@ from bpy.types import Operator
 from ..common import core_api, farm_settings, saved_blend
 from ..farm.ops import FarmChanging
 from ..props import ANY_TAG
-from ..work import Work
+from ..work import Work, summary_report
 
 
 class FARM_OT_seed_job(FarmChanging, Operator):
@@ -22,12 +22,10 @@ class FARM_OT_seed_job(FarmChanging, Operator):
     bl_options = {"REGISTER"}
 
     def work(self, context: bpy.types.Context) -> Work:
-        from ...core.fs.names import safe_name
-
         props = context.scene.farm
         settings = farm_settings(context)
         blend, note = saved_blend(context, "seeding")
-        job_name = props.seed_job_name.strip() or safe_name(blend.stem)
+        job_name = props.seed_job_name.strip() or core_api().safe_job_name(blend.stem)
         frames = props.seed_frames.strip() or None
         chunk = props.seed_chunk_size if props.seed_override_chunk_size else None
         priority = props.seed_priority if props.seed_override_priority else None
@@ -36,18 +34,14 @@ class FARM_OT_seed_job(FarmChanging, Operator):
         scene = context.scene.name
 
         def call(progress: Any) -> Any:
-            return core_api().seed_job(settings, blend, job_name, frames=frames, chunk_size=chunk,
-                                   priority=priority, worker_tag=tag, scene=scene,
-                                   progress=progress)
+            return core_api().seed_job(settings, blend, job_name, frames=frames,
+                                       chunk_size=chunk, priority=priority, worker_tag=tag,
+                                       scene=scene, progress=progress)
 
         def apply(context: bpy.types.Context, result: Any) -> Any:
-            text = (f"{note}Seeded {result.job} (frames {result.frames}) as job "
-                    f"{result.job_id[:8]}; frames go to {result.output_dir}")
-            if result.moved_aside:
-                text += f"; earlier frames moved to {result.moved_aside}"
-            if result.warnings:
-                return ("WARNING", text + ". " + " ".join(result.warnings))
-            return text
+            return summary_report(result, f"{note}Seeded {result.job} as job {result.job_id[:8]}",
+                                  [f"warning: {w}" for w in result.warnings],
+                                  warn=bool(result.warnings))
 
         return Work(f"Seeding {job_name}", call, apply)
 

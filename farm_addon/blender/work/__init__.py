@@ -9,7 +9,18 @@ features use; ``blender/__init__.py`` registers ``runner`` and ``ops``.
 
 from __future__ import annotations
 
-from .job import TICK_BUDGET, Applied, Job, Outcome, QueueProgress, Report, Work, describe_error
+from .job import (
+    TICK_BUDGET,
+    Applied,
+    Job,
+    Outcome,
+    QueueProgress,
+    Report,
+    Work,
+    describe_error,
+    listed,
+    summary_report,
+)
 from .operator import FORCED_OFFLINE_MESSAGE, OFFLINE_MESSAGE, FarmOperator, poll_farm
 from .runner import (
     JOIN_TIMEOUT,
@@ -40,10 +51,12 @@ __all__ = [
     "farm_state_of",
     "foreground_job",
     "jobs",
+    "listed",
     "poll_farm",
     "redraw",
     "run_blocking",
     "start",
+    "summary_report",
     "tick",
     "ticker_registered",
 ]

@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,30 @@ Report = str | tuple[str, str] | None
 #: ``apply`` returns a report, or a generator that yields while it fills large collections
 #: (the runner resumes it on the next tick when the budget is spent) and returns the report.
 Applied = Report | Iterator[None]
+
+
+#: Lines of failures listed in a report at most (the rest are counted).
+LISTED = 10
+
+
+def listed(lines: Iterable[str], limit: int = LISTED) -> list[str]:
+    """``lines``, the first ``limit`` of them and a count of the others."""
+    lines = list(lines)
+    extra = [f"... and {len(lines) - limit} more"] if len(lines) > limit else []
+    return lines[:limit] + extra
+
+
+def summary_report(result: Any, headline: str = "", before: Iterable[str] = (),
+                   after: Iterable[str] = (), *, warn: bool = False,
+                   summary: str | None = None) -> Report:
+    """The report of a core verb: the result's own ``summary`` (or ``summary``, a variant of
+    it the result gives), after ``headline`` (the status bar's line, when the operator has a
+    short one) and the ``before`` lines, then the ``after`` lines. ERROR when the result is not
+    ``ok``, WARNING when ``warn``, else INFO."""
+    text = result.summary if summary is None else summary
+    lines = [line for line in (headline, *before, text, *after) if line]
+    level = "ERROR" if not getattr(result, "ok", True) else "WARNING" if warn else "INFO"
+    return level, "\n".join(lines)
 
 
 @dataclass

@@ -46,10 +46,10 @@ class FarmOperator:
 
     ``invoke()`` (a person clicking) runs the work on a worker thread and returns
     RUNNING_MODAL; the modal handler ticks it on TIMER events, Esc cancels it, and the end is
-    reported with the core's message. ``execute()`` (scripts, ``blender -b``, F3 redo) runs
-    the same work blocking. An operator that shows a dialog first sets ``self.interactive``
-    in ``invoke()`` and returns the dialog; the dialog's OK then calls ``execute()``, which
-    starts the modal run.
+    reported with the core's message (see :meth:`report_outcome`). ``execute()`` (scripts,
+    ``blender -b``, F3 redo) runs the same work blocking. An operator that shows a dialog
+    first sets ``self.interactive`` in ``invoke()`` and returns the dialog; the dialog's OK
+    then calls ``execute()``, which starts the modal run.
     """
 
     #: Set by ``invoke()`` (and kept through a dialog): run on a worker thread, modal.
@@ -131,6 +131,18 @@ class FarmOperator:
                 state = farm_state_of(context)
                 if state is not None:
                     state.last_error = outcome.text
-            self.report({outcome.level}, outcome.text)  # type: ignore[attr-defined]
+            self.report_outcome(outcome)
         self.done(context, outcome)
         return outcome.operator_result
+
+    def report_outcome(self, outcome: Outcome) -> None:
+        """Report ``outcome``: an error, or a one-line text, as it is; else the lines after
+        the first as INFO, then the first at the outcome's level, so the status bar (which
+        shows the last report) shows the first line and the Info log holds the whole text."""
+        report = self.report  # type: ignore[attr-defined]
+        head, _, rest = outcome.text.partition("\n")
+        if outcome.level == "ERROR" or not rest.strip():
+            report({outcome.level}, outcome.text)
+            return
+        report({"INFO"}, rest)
+        report({outcome.level}, head)
