@@ -35,8 +35,7 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
     size = result.bytes_out / 1e6
     print(f"{verb} {result.release} to {result.path}: {result.files} file(s), {size:.1f} MB"
           + (", checked" if result.checked else ""))
-    for path in result.pruned:
-        print(f"  pruned {path}")
+    print(result.summary)
     for item in result.flagged:
         print(f"warning: {item}", file=sys.stderr)
     return 0

@@ -51,6 +51,7 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
             ident = outcome.job_id or "-"
             note = f" ({outcome.message})" if outcome.message else ""
             print(f"  {outcome.name} r{outcome.revision}: {outcome.outcome} {ident}{note}")
+        print(result.summary)
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
     if not result.ok:

@@ -49,7 +49,7 @@ def main(farm: _headless.Farm, args: argparse.Namespace) -> int:
         bpy.ops.wm.save_mainfile()
         print(f"Saved {opened.name}")
     scene = args.scene or (bpy.context.scene.name if file == opened else None)
-    job = given_job or args.job or farm.module("core.fs.names").safe_name(file.stem)
+    job = given_job or args.job or farm.api.safe_job_name(file.stem)
     result = farm.api.seed_job(
         farm.settings(args), file, job, frames=args.frames, chunk_size=args.chunk_size,
         priority=args.priority, worker_tag=args.worker_tag, scene=scene,

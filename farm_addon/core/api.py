@@ -82,7 +82,7 @@ class Connection:
         return f"{text}. {self.verdict}" if self.verdict else text
 
 
-def test_connection(settings: Settings) -> Connection:
+def check_connection(settings: Settings) -> Connection:
     """Ask the Manager of ``settings`` for its version, the farm's status and its workers
     (one try, no retries; an incompatible Manager is reported, not refused)."""
     with FlamencoClient(settings.manager_url, retries=1) as client:
@@ -248,6 +248,7 @@ __all__ = [
     "ResetReport",
     "SeedResult",
     "archive_release",
+    "check_connection",
     "harvest_release",
     "init_volume",
     "kill_jobs",
@@ -264,6 +265,5 @@ __all__ = [
     "seed_job",
     "slash_and_burn",
     "slash_and_burn_plan",
-    "test_connection",
     "worker_tags",
 ]

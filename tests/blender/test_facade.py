@@ -176,7 +176,7 @@ def test_operators_report_the_core_summaries(
     assert text.splitlines()[-1] == "Planned release 'spring': 1 of 1 job(s) on the farm."
     reports.clear()
     assert bpy.ops.farm.test_connection() == {"FINISHED"}
-    connection = api.test_connection(settings_for(emulator, volume))
+    connection = api.check_connection(settings_for(emulator, volume))
     assert reports == [({"INFO"}, connection.summary)]
     assert f"Flamenco Manager {emulator.version}" in connection.summary
 

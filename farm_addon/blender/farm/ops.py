@@ -56,7 +56,7 @@ class FARM_OT_test_connection(FarmOperator, Operator):
         settings = farm_settings(context)
 
         def call(progress: Any) -> Any:
-            return core_api().test_connection(settings)
+            return core_api().check_connection(settings)
 
         def apply(context: bpy.types.Context, result: Any) -> Any:
             state = farm_state(context)
