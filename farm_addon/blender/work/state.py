@@ -6,12 +6,27 @@ The UI thread alone reads and changes these: workers only post messages (see ``j
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import bpy
 
-if TYPE_CHECKING:
-    from .job import Job, Outcome
+
+class Job(Protocol):
+    """What this module reads of a running job (``job.Job``); job.py imports this module, so
+    the type is described here rather than imported back."""
+
+    work: Any
+    superseded: bool
+    fraction: float
+    status: str
+
+
+class Outcome(Protocol):
+    """What this module reads of how a job ended (``job.Outcome``)."""
+
+    ok: bool
+    text: str
+    level: str
 
 # --- The registry of running jobs ----------------------------------------------------------
 
