@@ -4,7 +4,10 @@
 the release folder (``releases/<release>/``: its record, ``store/`` and ``out/``) as
 ``<release>/...`` and its delivery folder (``dist/<release>/``) as ``<release>/dist/...``.
 Symbolic links are listed as links, never followed; one pointing outside the volume is
-listed but reported in ``flagged``, and so is a special file (which is skipped).
+listed but reported in ``flagged``, and so is a special file (which is skipped). A file with
+several names (hard links: jobs sharing a file of the volume's pool) is listed as a file at
+its first name and as a hard link to that name (``tarfile.LNKTYPE``) at every later one, so
+the archive holds its bytes once.
 
 Also here, as the ground the other archive modules stand on: :class:`ArchiveError`, the
 archived marker's name and :class:`Written`, what was written of each member.
@@ -50,9 +53,9 @@ class Entry(NamedTuple):
 
     path: str
     name: str  # member name, without a trailing slash
-    kind: bytes  # tarfile.REGTYPE, DIRTYPE or SYMTYPE
+    kind: bytes  # tarfile.REGTYPE, DIRTYPE, SYMTYPE or LNKTYPE
     st: Stat
-    linkname: str = ""
+    linkname: str = ""  # a symbolic link's target; a hard link's: the first member's name
 
 
 class Written(NamedTuple):
@@ -60,14 +63,18 @@ class Written(NamedTuple):
     tracking it, which matters for 100,000 of them)."""
 
     kind: bytes
-    size: int
-    digest: bytes  # SHA-256 of a file's content, b"" otherwise
+    size: int  # of a file's content (a hard link: its target's; the member itself holds none)
+    digest: bytes  # SHA-256 of a file's (or a hard link's) content, b"" otherwise
     linkname: str
     mtime_ns: int  # of the file on disk; -1: it no longer matches the archive
 
 
-def _walk(top: str, prefix: str, skip: Callable[[str], bool],
-          out: list[Entry], volume_root: Path, flagged: list[str]) -> None:
+#: (st_dev, st_ino) -> member name of the first name seen, for files with several names only.
+Inodes = dict[tuple[int, int], str]
+
+
+def _walk(top: str, prefix: str, skip: Callable[[str], bool], out: list[Entry],
+          volume_root: Path, flagged: list[str], inodes: Inodes) -> None:
     """Depth-first, sorted, never following links. Names only are listed (a folder of
     100,000 frames as DirEntry objects would weigh 30 MB); each is lstat-ed once."""
     try:
@@ -81,9 +88,10 @@ def _walk(top: str, prefix: str, skip: Callable[[str], bool],
         name = f"{prefix}/{entry_name}"
         path = base + entry_name
         try:
-            st = _st(os.lstat(path))
+            full = os.lstat(path)
         except FileNotFoundError:
             continue  # gone since it was listed
+        st = _st(full)
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(path)
             out.append(Entry(path, name, tarfile.SYMTYPE, st, target))
@@ -92,9 +100,16 @@ def _walk(top: str, prefix: str, skip: Callable[[str], bool],
                 flagged.append(f"{name} -> {target} (a link pointing outside the volume)")
         elif stat.S_ISDIR(st.st_mode):
             out.append(Entry(path, name, tarfile.DIRTYPE, st))
-            _walk(path, name, lambda n: False, out, volume_root, flagged)
+            _walk(path, name, lambda n: False, out, volume_root, flagged, inodes)
         elif stat.S_ISREG(st.st_mode):
-            out.append(Entry(path, name, tarfile.REGTYPE, st))
+            first = None
+            if full.st_nlink > 1:
+                key = (full.st_dev, full.st_ino)
+                first = inodes.setdefault(key, name)
+            if first is None or first == name:
+                out.append(Entry(path, name, tarfile.REGTYPE, st))
+            else:
+                out.append(Entry(path, name, tarfile.LNKTYPE, st, first))
         else:
             flagged.append(f"{name} (not a regular file, folder or link; skipped)")
 
@@ -114,7 +129,8 @@ def collect(volume: Volume, release: str, flagged: list[str]) -> list[Entry]:
             f"{rel_dir / 'dist'} is in the way of the archive's {release}/dist/ member; "
             "move it out of the release folder."
         )
-    _walk(str(rel_dir), release, skip_release, entries, root, flagged)
+    inodes: Inodes = {}
+    _walk(str(rel_dir), release, skip_release, entries, root, flagged, inodes)
     if os.path.islink(dist):  # stored as the link it is, like every link; never followed
         target = os.readlink(dist)
         entries.append(Entry(str(dist), f"{release}/dist", tarfile.SYMTYPE, _st(os.lstat(dist)),
@@ -125,5 +141,5 @@ def collect(volume: Volume, release: str, flagged: list[str]) -> list[Entry]:
     elif os.path.isdir(dist):
         entries.append(Entry(str(dist), f"{release}/dist", tarfile.DIRTYPE, _st(os.lstat(dist))))
         _walk(str(dist), f"{release}/dist", lambda n: n.startswith(TEMP_PREFIX), entries, root,
-              flagged)
+              flagged, inodes)
     return entries

@@ -4,7 +4,9 @@ A prune removes the archived folders (``store/``, ``out/``, ``dist/<release>/``.
 record, never anything outside the volume), after checking that nothing changed or appeared
 since it was archived. The marker ``.farm-archived.json`` in the release folder says "pruning"
 before the first folder goes and "pruned" after the last, so that an interrupted prune is
-finished by the same command, never archived again over the complete archive.
+finished by the same command, never archived again over the complete archive. Between the
+two, once the folders are gone, the volume's pool is swept (:func:`_sweep_pool`): no shared
+file that only the pruned release used stays behind.
 """
 
 from __future__ import annotations
@@ -86,6 +88,20 @@ def _member_name(p: Path, rel_dir: Path, dist: Path, release: str) -> str:
     return f"{release}/{p.relative_to(rel_dir).as_posix()}"
 
 
+def _sweep_pool(volume: Volume) -> None:
+    """Remove the pool files no release uses any more (``fs.pool.sweep_unused``).
+
+    Does nothing while ``fs/pool.py`` is not in this tree (it comes with the shared pool; this
+    guard goes when it lands)."""
+    try:
+        from ..fs.pool import sweep_unused  # type: ignore[import-not-found, unused-ignore]
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").endswith(".fs.pool"):
+            raise
+        return
+    sweep_unused(volume)
+
+
 def prune_and_mark(volume: Volume, release: str, written: dict[str, Written],
                     target: Path, ops: FileOps, marker: Path, info: dict[str, Any]) -> list[Path]:
     """Prune, between two states of the marker: "pruning" (written first, so that an
@@ -94,6 +110,7 @@ def prune_and_mark(volume: Volume, release: str, written: dict[str, Written],
     atomic_write_text(marker, json.dumps({**info, "pruned": False}, indent=2) + "\n")
     try:
         pruned = _prune(volume, release, written, target, ops)
+        _sweep_pool(volume)
     except OSError as exc:
         raise ArchiveError(
             f"Pruning {release!r} failed: {exc.strerror or exc}. The archive {target} is "

@@ -5,7 +5,9 @@ checks the gzip stream's CRC-32 and length at its end; ``tarfile``'s own ``r|gz`
 not). :func:`check` then wants every member safe (a relative name inside ``<release>/``),
 written exactly once, of the type, size and SHA-256 (or link target) that was written, and
 every file of the harvest manifest there with its checksum; nothing but zeros may follow the
-end of the archive. :func:`written_from_archive` reads a finished archive for a prune.
+end of the archive. A hard-link member (a file's later name) must name a file member
+written before it inside ``<release>/``, whose content is the link's own (the SHA-256 that
+was read for it). :func:`written_from_archive` reads a finished archive for a prune.
 """
 
 from __future__ import annotations
@@ -104,6 +106,22 @@ def _end(tar: tarfile.TarFile, source: Path) -> None:
         raise ArchiveError(f"{source} is damaged: it has data after the end of the archive.")
 
 
+def _hard_link(member: tarfile.TarInfo, release: str,
+               files: dict[str, tuple[int, bytes]]) -> tuple[int, bytes] | str:
+    """A hard-link member's target as ``(size, SHA-256)`` read from the archive, or why it is
+    refused. ``files``: the link targets' members read so far."""
+    target = member.linkname
+    bad = unsafe_member(target, release)
+    if bad:
+        return f"hard link to {target!r}, which {bad}"
+    if member.size:
+        return "hard link with data of its own"
+    got = files.get(target)
+    if got is None:
+        return f"hard link to {target!r}, which is not a file earlier in the archive"
+    return got
+
+
 def check(raw: BinaryIO, tmp: Path, release: str, written: dict[str, Written],
           manifest: dict[str, str], tick: Callable[[], None]) -> int:
     """Read the archive back; every member must match what was written, every manifest file
@@ -111,6 +129,8 @@ def check(raw: BinaryIO, tmp: Path, release: str, written: dict[str, Written],
     problems: list[str] = []
     found = 0
     seen: set[str] = set()
+    targets = {w.linkname for w in written.values() if w.kind == tarfile.LNKTYPE}
+    files: dict[str, tuple[int, bytes]] = {}  # of the hard links' targets only
     with _reading(raw, tmp) as tar:
         for member in _members(tar):
             name, kind, size = member.name, member.type, member.size
@@ -125,21 +145,33 @@ def check(raw: BinaryIO, tmp: Path, release: str, written: dict[str, Written],
                 problems.append(f"member {name!r} {why}")
                 continue
             seen.add(name)
+            if kind == tarfile.REGTYPE and name in targets:
+                files[name] = (size, digest)
             if kind != w.kind:
                 problems.append(f"{name}: wrong type")
-            elif kind == tarfile.SYMTYPE and member.linkname != w.linkname:
+                continue
+            if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE) and member.linkname != w.linkname:
                 problems.append(f"{name}: link target {member.linkname!r} != {w.linkname!r}")
-            elif kind == tarfile.REGTYPE:
-                if size != w.size or digest != w.digest:
-                    problems.append(f"{name}: content differs from the file on disk")
-                want = manifest.get(name)
-                if want is not None:
-                    found += 1
-                    if want != digest.hex():
-                        problems.append(
-                            f"{name}: SHA-256 differs from the harvest manifest "
-                            "(the delivered file changed after the harvest)"
-                        )
+                continue
+            if kind == tarfile.LNKTYPE:
+                got = _hard_link(member, release, files)
+                if isinstance(got, str):
+                    problems.append(f"{name}: {got}")
+                    continue
+                if got != (w.size, w.digest):
+                    problems.append(f"{name}: content of its hard link's target differs from "
+                                    "the file on disk")
+                digest = got[1]
+            elif kind == tarfile.REGTYPE and (size != w.size or digest != w.digest):
+                problems.append(f"{name}: content differs from the file on disk")
+            want = manifest.get(name)
+            if want is not None and kind in (tarfile.REGTYPE, tarfile.LNKTYPE):
+                found += 1
+                if want != digest.hex():
+                    problems.append(
+                        f"{name}: SHA-256 differs from the harvest manifest "
+                        "(the delivered file changed after the harvest)"
+                    )
         _end(tar, tmp)
     missing = [n for n in written if n not in seen]
     problems += [f"{n} is missing from the archive" for n in missing[:10]]
@@ -153,12 +185,35 @@ def check(raw: BinaryIO, tmp: Path, release: str, written: dict[str, Written],
     return found
 
 
+def _link_on_disk(member: tarfile.TarInfo, release: str, archive: Path, disk: Path,
+                  st: os.stat_result | None, written: dict[str, Written],
+                  inodes: dict[str, tuple[int, int, int]]) -> Written:
+    """A hard-link member as a prune needs it (see :func:`written_from_archive`)."""
+    target = member.linkname
+    t = written.get(target)
+    if unsafe_member(target, release) or t is None or t.kind != tarfile.REGTYPE:
+        raise ArchiveError(f"{archive} holds a hard link {member.name!r} to {target!r}, "
+                           "which is not a file earlier in it.")
+    mtime = -1
+    if st is not None and stat.S_ISREG(st.st_mode):
+        if inodes.get(target) == (st.st_dev, st.st_ino, st.st_mtime_ns):
+            mtime = st.st_mtime_ns
+        elif st.st_size == t.size:
+            with open(disk, "rb") as f:
+                if _sha256_of(f) == t.digest:
+                    mtime = st.st_mtime_ns
+    return Written(tarfile.LNKTYPE, t.size, t.digest, target, mtime)
+
+
 def written_from_archive(volume: Volume, release: str, archive: Path) -> dict[str, Written]:
     """What a checked archive holds, as a prune needs it: each member whose file on disk
     still matches it (same type, size and SHA-256, or link target) gets that file's
-    modification time, so that only unchanged files are pruned."""
+    modification time, so that only unchanged files are pruned. A hard link's file matches
+    when it is its target's file still (same inode and time, not read again) or has its
+    target's content."""
     rel_dir, dist = volume.release_dir(release), volume.dist_dir(release)
     written: dict[str, Written] = {}
+    inodes: dict[str, tuple[int, int, int]] = {}  # matched files with several names only
     try:
         with open(archive, "rb") as raw, _reading(raw, archive) as tar:
             for member in _members(tar):
@@ -181,7 +236,12 @@ def written_from_archive(volume: Volume, release: str, archive: Path) -> dict[st
                         with open(disk, "rb") as f:
                             if _sha256_of(f) == digest:
                                 mtime = st.st_mtime_ns
+                        if mtime != -1 and st.st_nlink > 1:
+                            inodes[name] = (st.st_dev, st.st_ino, mtime)
                     written[name] = Written(tarfile.REGTYPE, member.size, digest, "", mtime)
+                elif member.islnk():
+                    written[name] = _link_on_disk(member, release, archive, disk, st,
+                                                  written, inodes)
                 elif member.issym():
                     if st is not None and stat.S_ISLNK(st.st_mode) \
                             and os.readlink(disk) == member.linkname:

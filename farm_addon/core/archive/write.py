@@ -3,7 +3,10 @@
 :func:`write` reads each file once, hashes it (SHA-256) and writes it into the archive,
 recording in ``written`` what went in, for the check that follows. One file at a time is
 read, so memory does not grow with the size of the data. A file that changes size while it
-is read fails the archive.
+is read fails the archive. A later name of a file with several (``tarfile.LNKTYPE`` from
+:func:`.collect.collect`) is written as a hard-link member (size 0, linkname: the first
+name's member) after checking it still is the same file as that first name; GNU tar, pax and
+:mod:`tarfile` extract it as a hard link.
 
 The tar headers are made here (ustar; PAX through :mod:`tarfile` when a field does not fit)
 and the gzip stream by :class:`.gzwrite.GzipWriter`, not by :mod:`tarfile` and
@@ -113,10 +116,24 @@ def _changed(e: Entry) -> ArchiveError:
     )
 
 
+def _same_file(e: Entry, first: tuple[int, int] | None, w: Written | None,
+               ops: FileOps) -> Written:
+    """What a hard link's member stands for: its first name's content, once the link is
+    checked to be that same file still."""
+    st = ops.lstat(e.path)
+    if first is None or w is None or w.kind != tarfile.REGTYPE or st is None \
+            or not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != first \
+            or st.st_size != w.size:
+        raise _changed(e)
+    return Written(tarfile.LNKTYPE, w.size, w.digest, e.linkname, e.st.st_mtime_ns)
+
+
 def write(entries: list[Entry], f: BinaryIO, ops: FileOps, level: int, threads: int,
           progress: Progress, written: dict[str, Written]) -> tuple[int, int]:
     """Write ``entries`` (consumed) as a .tar.gz into ``f``; ``(bytes in, bytes out)``."""
     bytes_in = 0
+    targets = {e.linkname for e in entries if e.kind == tarfile.LNKTYPE}
+    inodes: dict[str, tuple[int, int]] = {}  # of the hard links' targets only
     gz = GzipWriter(f, ops, level, threads)
     try:
         entries.reverse()  # consumed from the end: each entry is freed once written
@@ -127,6 +144,11 @@ def write(entries: list[Entry], f: BinaryIO, ops: FileOps, level: int, threads: 
                 h = hashlib.sha256()
                 size = e.st.st_size
                 stored = precompressed(e.name)
+                if e.name in targets:
+                    st = ops.lstat(e.path)
+                    if st is None:
+                        raise _changed(e)
+                    inodes[e.name] = (st.st_dev, st.st_ino)
                 if size <= SMALL:
                     data = ops.read_bytes(e.path, size + 1)
                     if len(data) != size:
@@ -150,6 +172,10 @@ def write(entries: list[Entry], f: BinaryIO, ops: FileOps, level: int, threads: 
                         gz.write(bytes(512 - size % 512))
                 bytes_in += size
                 written[e.name] = Written(e.kind, size, h.digest(), "", e.st.st_mtime_ns)
+            elif e.kind == tarfile.LNKTYPE:
+                link = _same_file(e, inodes.get(e.linkname), written.get(e.linkname), ops)
+                gz.write(_header(e, 0))
+                written[e.name] = link
             else:
                 gz.write(_header(e, 0))
                 written[e.name] = Written(e.kind, 0, b"", e.linkname, e.st.st_mtime_ns)
