@@ -17,8 +17,16 @@ reported, with each variant's archive size):
 
 The target: farm, check included, no slower than ``tar czf``.
 
+``--shared 100,1000`` measures instead releases of N jobs sharing D bytes of dependencies
+(``--deps-mb``, incompressible, in 4 maps) through hard links of one pool file each, every
+job with its own small .blend (``--blend-kb``, incompressible): the archives' bytes beside
+N x D (a copy per job) and the floor D + N x blend, farm's time against
+``tar cf - | pigz -1`` and ``tar czf`` on the same release (GNU tar stores hard links once
+too; the link members of each archive are counted and printed).
+
     python scripts/bench_archive.py --frames 20000
     python scripts/bench_archive.py --json --repeat 3 > archive.json
+    python scripts/bench_archive.py --shared 100,1000
 """
 
 from __future__ import annotations
@@ -115,6 +123,117 @@ def child_tarfile(volume_root: str, out: str, level: int) -> int:
     return 0
 
 
+MAPS = 4
+
+
+def make_shared_release(root: Path, jobs: int, deps: int, blend: int) -> Any:
+    """A farm volume whose release has ``jobs`` jobs, each with its own .blend of ``blend``
+    bytes and, in its .deps/, hard links of the same MAPS pool files (``deps`` bytes)."""
+    import hashlib
+
+    from farm_addon.core.fs.volume import Volume
+    from farm_addon.core.release.record import RecordStore
+
+    volume = Volume.init(root / "volume")
+    with RecordStore(volume).transaction(RELEASE, create=True):
+        pass
+    pooled = []
+    for _ in range(MAPS):
+        data = os.urandom(deps // MAPS)
+        sha = hashlib.sha256(data).hexdigest()
+        path = volume.root / "pool" / sha[:2] / sha
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        pooled.append(path)
+    store = volume.store_dir(RELEASE)
+    for i in range(jobs):
+        (store / f"job{i:05d}.blend").parent.mkdir(parents=True, exist_ok=True)
+        (store / f"job{i:05d}.blend").write_bytes(b"BLENDER-v300" + os.urandom(blend - 12))
+        maps = store / f"job{i:05d}.deps" / "maps"
+        maps.mkdir(parents=True)
+        for k, path in enumerate(pooled):
+            os.link(path, maps / f"map{k}.exr")  # not a compressed format: farm deflates it
+    return volume
+
+
+def _link_members(path: Path) -> int:
+    import tarfile
+
+    with tarfile.open(path, "r:gz") as tf:
+        return sum(1 for m in tf if m.islnk())
+
+
+def bench_shared(args: argparse.Namespace, pigz: str | None) -> dict[str, Any]:
+    """The --shared cases: one release per N, each variant ``args.repeat`` times."""
+    from farm_addon.core.archive.run import DEFAULT_LEVEL
+
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    deps, blend = int(args.deps_mb * (1 << 20)), int(args.blend_kb * 1024)
+    cases = []
+    for jobs in (int(n) for n in args.shared.split(",")):
+        work = Path(tempfile.mkdtemp(prefix="farm-bench-archive-", dir=args.dir))
+        try:
+            say(f"Generating {jobs:,} jobs sharing {deps:,} bytes in {work} ...")
+            volume = make_shared_release(work, jobs, deps, blend)
+            os.sync()
+            root = str(volume.root)
+            folder = f"releases/{RELEASE}"
+            variants: dict[str, tuple[list[str], Path | None]] = {
+                "farm archive": ([sys.executable, __file__, "--child", root],
+                                 volume.archive_path(RELEASE))}
+            if pigz:
+                pz = work / "pigz.tar.gz"
+                pipe = (f"tar cf - -C {shlex.quote(root)} {folder} | {shlex.quote(pigz)} "
+                        f"-{DEFAULT_LEVEL} > {shlex.quote(str(pz))}")
+                variants[f"tar cf - | pigz -{DEFAULT_LEVEL}"] = (["sh", "-c", pipe], pz)
+            tz = work / "baseline.tar.gz"
+            variants["tar czf"] = (["tar", "czf", str(tz), "-C", root, folder], tz)
+            seconds: dict[str, list[float]] = {k: [] for k in variants}
+            for r in range(max(1, args.repeat)):
+                for name, (cmd, _) in variants.items():
+                    say(f"  N={jobs} round {r + 1}: {name} ...")
+                    os.sync()
+                    s, _, out = run_child(cmd)
+                    seconds[name].append(s)
+                    if name == "farm archive":
+                        assert json.loads(out)["checked"]
+            rows = {}
+            for name, (_, out_path) in variants.items():
+                assert out_path is not None
+                rows[name] = {"seconds": round(statistics.median(seconds[name]), 3),
+                              "seconds_all": [round(x, 3) for x in seconds[name]],
+                              "bytes": out_path.stat().st_size,
+                              "link_members": _link_members(out_path)}
+            cases.append({"jobs": jobs, "deps_bytes": deps, "blend_bytes": blend,
+                          "n_times_d": jobs * deps, "floor": deps + jobs * blend,
+                          "variants": rows})
+        finally:
+            if args.keep:
+                say(f"kept {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+    return {"bench": "archive-shared", "level": DEFAULT_LEVEL, "maps": MAPS,
+            "repeat": max(1, args.repeat), "pigz": pigz or "not installed", "cases": cases}
+
+
+def print_shared(result: dict[str, Any]) -> None:
+    print(f"archive of N jobs sharing D bytes of dependencies ({result['maps']} maps, hard "
+          f"links of the volume's pool), gzip level {result['level']} unless said; medians "
+          f"of {result['repeat']}; farm's time includes reading the archive back and "
+          "checking it. GNU tar stores hard links once too (its link members are counted).")
+    for case in result["cases"]:
+        print(f"  N={case['jobs']:,}  D={case['deps_bytes']:,}  blend={case['blend_bytes']:,}"
+              f"   N x D = {case['n_times_d']:,} bytes   floor D + N x blend = "
+              f"{case['floor']:,} bytes")
+        for name, row in case["variants"].items():
+            print(f"    {name:24s} {row['seconds']:7.2f} s   {row['bytes']:>14,} bytes "
+                  f"({row['bytes'] / case['floor']:.3f}x the floor, "
+                  f"{row['bytes'] / case['n_times_d']:.4f}x N x D)   "
+                  f"{row['link_members']:,} link members")
+    if result["pigz"] == "not installed":
+        print("  tar cf - | pigz: not measured, pigz is not installed (apt-get install -y pigz)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -125,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", type=Path, default=None, help="where to generate (default: tmp)")
     p.add_argument("--keep", action="store_true", help="keep the generated files")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--shared", metavar="N,N", default="",
+                   help="measure releases of N jobs sharing dependencies instead (100,1000)")
+    p.add_argument("--deps-mb", type=float, default=4.0,
+                   help="--shared: D, the shared dependencies' size in MiB")
+    p.add_argument("--blend-kb", type=float, default=32.0,
+                   help="--shared: each job's own .blend, in KiB")
     p.add_argument("--child", metavar="VOLUME", help=argparse.SUPPRESS)
     p.add_argument("--tarfile-out", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -137,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     if not shutil.which("tar"):
         raise SystemExit("GNU tar is needed for the baseline.")
     pigz = shutil.which("pigz")
+    if args.shared:
+        shared = bench_shared(args, pigz)
+        if args.json:
+            print(json.dumps(shared, indent=2))
+        else:
+            print_shared(shared)
+        return 0
 
     work = Path(tempfile.mkdtemp(prefix="farm-bench-archive-", dir=args.dir))
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
