@@ -13,6 +13,10 @@
   anything outside the volume), after checking that nothing changed or appeared since.
 - Symbolic links are stored as links, never followed; one pointing outside the volume is
   stored but reported in :attr:`ArchiveResult.flagged`.
+- A file with several names in the release (jobs sharing a file of the volume's pool
+  through hard links) is stored once: its later names are hard-link members, which plain
+  ``tar -xzf`` restores as hard links. :attr:`ArchiveResult.files` and ``bytes_in`` count
+  each such file once.
 
 Any failure (a full disk, a file that changes while it is read, a check that does not pass)
 removes the temporary archive and prunes nothing.
