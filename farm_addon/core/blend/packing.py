@@ -228,7 +228,10 @@ def pack_blend(
             f"{volume.relpath(final_blend)} is already packed; replace the job to pack it again."
         )
     store_dir.mkdir(parents=True, exist_ok=True)
-    sweep_temps(store_dir)  # packs that a killed process left half-done
+    if sweep_temps(store_dir):  # packs that a killed process left half-done
+        sweep_unused(volume)  # and the pool files only they used
+    else:
+        sweep_temps(volume.pool_dir)  # what a killed packer was adding to the pool
     progress.message(f"Packing {source.name} as {job_name}")
     tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{owner_tag()}-pack-", dir=store_dir))
     tmp_deps = tmp / final_deps.name
