@@ -10,12 +10,16 @@ Layout of a store (``releases/<release>/store/`` or ``quick/store/``)::
                                            root stripped (a drive letter becomes a folder)
     <job>.deps/lib/props.blend             linked libraries too, their own paths rewritten
 
-Each job owns its ``<job>.deps`` folder, so two jobs in one store never collide, even when
+Each job has its own ``<job>.deps`` folder, so two jobs in one store never collide, even when
 their sources have equal relative paths to different files, and one job can be re-packed or
-removed without reference counting. The price is disk space for textures that several jobs
-share; a render farm's store is short-lived, and clarity won over deduplication. All paths
-inside packed blends are relative (``//``), so the store works wherever the volume is
-mounted, on any operating system.
+removed alone. A dependency is stored once per volume all the same: each file in a
+``<job>.deps`` folder is a hard link of the volume's pool file for its content
+(:mod:`..fs.pool`), so 30 jobs sharing a texture cost one copy of it. The job's own rewritten
+.blend and the linked libraries whose paths BAT rewrote are the job's own files. The file
+system counts the links; removing or replacing a job sweeps the pool files no job uses any
+more. Where the file system refuses hard links, dependencies are copied per job and
+:attr:`PackResult.warnings` says so once. All paths inside packed blends are relative
+(``//``), so the store works wherever the volume is mounted, on any operating system.
 
 Missing dependencies: a missing linked library is an error (:class:`MissingLibrary`; objects
 would silently vanish from the render); any other missing file (a texture, a cache) is
@@ -45,6 +49,7 @@ from typing import Any
 from ..errors import Cancelled, FarmError
 from ..fs.atomic import TEMP_PREFIX, owner_tag, share_mode, sweep_temps
 from ..fs.names import validate_name
+from ..fs.pool import Pool, sweep_unused
 from ..fs.volume import Volume
 from ..progress import Progress
 from .bat import bat_session, bpathlib, pack, transfer
@@ -108,9 +113,13 @@ class _Packer(pack.Packer):
     """BAT's Packer with farm's layout, inline copies that stamp what they copy,
     missing files sorted by kind, and farm's progress and cancellation."""
 
-    def __init__(self, source: Path, tmp: Path, deps_name: str, progress: Progress) -> None:
+    def __init__(
+        self, source: Path, tmp: Path, deps_name: str, progress: Progress, pool: Pool
+    ) -> None:
         super().__init__(source, source.parent, str(tmp))
         self.source_dir = source.parent
+        self.main_target = tmp / source.name
+        self.pool = pool
         self.deps_root = tmp / deps_name
         self.progress = progress
         self.missing: list[MissingFile] = []
@@ -181,8 +190,9 @@ class _Packer(pack.Packer):
     def _send_to_target(self, asset_path: Path, target: PurePath, may_move: bool = False) -> None:
         target = Path(target)
         source = self.rewritten_from.get(asset_path)
-        if source is None:  # a plain copy: stamp the very bytes copied
-            file_stamp = copy_stamped(asset_path, target)
+        if source is None:  # a plain copy (a pool link for dependencies): stamp its bytes
+            shared = self.pool if target != self.main_target else None
+            file_stamp = copy_stamped(asset_path, target, shared)
             source = asset_path
         else:  # a blend with rewritten paths: move the rewritten copy in
             file_stamp = self.stamps[source]
@@ -218,21 +228,31 @@ def pack_blend(
             f"{volume.relpath(final_blend)} is already packed; replace the job to pack it again."
         )
     store_dir.mkdir(parents=True, exist_ok=True)
-    sweep_temps(store_dir)  # packs that a killed process left half-done
+    if sweep_temps(store_dir):  # packs that a killed process left half-done
+        sweep_unused(volume)  # and the pool files only they used
+    else:
+        sweep_temps(volume.pool_dir)  # what a killed packer was adding to the pool
     progress.message(f"Packing {source.name} as {job_name}")
     tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{owner_tag()}-pack-", dir=store_dir))
     tmp_deps = tmp / final_deps.name
+    pool = Pool(volume)
+    replaced = done = False
     try:
-        packed, missing = _pack_into(source, tmp, tmp_deps.name, progress)
+        packed, missing = _pack_into(source, tmp, tmp_deps.name, progress, pool)
         changed = [str(src) for src, _, _, old in packed if not _same_size_and_mtime(src, old)]
         if changed:
             raise FarmError(
                 f"{changed[0]} changed while it was being packed; save your work and try again."
             )
         progress.check()
-        _move_into_place(tmp, tmp / source.name, tmp_deps, final_blend, final_deps)
+        replaced = _move_into_place(tmp, tmp / source.name, tmp_deps, final_blend, final_deps)
+        done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not done and pool.added:  # what this pack added, no job uses
+            sweep_unused(volume, pool.added)
+    if replaced:  # the old deps are gone: so are the pool files only they used
+        sweep_unused(volume)
 
     blend_stamp = packed[0][3]
     dependencies = [
@@ -254,6 +274,7 @@ def pack_blend(
         ),
         dependencies=dependencies,
         missing=missing,
+        warnings=pool.warnings,
     )
 
 
@@ -266,11 +287,11 @@ def _same_size_and_mtime(path: Path, old: FileStamp) -> bool:
 
 
 def _pack_into(
-    source: Path, tmp: Path, deps_name: str, progress: Progress
+    source: Path, tmp: Path, deps_name: str, progress: Progress, pool: Pool
 ) -> tuple[list[tuple[Path, Path, str, FileStamp]], list[MissingFile]]:
     """Run BAT's packer into ``tmp``: the packed files (the blend first) and the missing ones."""
     with bat_session():
-        packer = _Packer(source, tmp, deps_name, progress)
+        packer = _Packer(source, tmp, deps_name, progress, pool)
         try:
             _strategise(packer, source)
             libraries = [item.path for item in packer.missing if item.kind == "library"]
@@ -308,10 +329,12 @@ def _strategise(packer: _Packer, source: Path) -> None:
 
 def _move_into_place(
     tmp: Path, tmp_blend: Path, tmp_deps: Path, final_blend: Path, final_deps: Path
-) -> None:
-    """Rename the packed deps folder, then the blend, into the store (the blend last)."""
+) -> bool:
+    """Rename the packed deps folder, then the blend, into the store (the blend last);
+    True if an old deps folder was replaced (it is left in ``tmp``)."""
     old_deps = tmp / "old.deps"
-    if final_deps.exists():
+    replaced = final_deps.exists()
+    if replaced:
         os.replace(final_deps, old_deps)
     try:
         if tmp_deps.exists():
@@ -323,17 +346,33 @@ def _move_into_place(
         if old_deps.exists() and not final_deps.exists():
             os.replace(old_deps, final_deps)
         raise
+    return replaced
 
 
-def remove_packed(volume: Volume, store_dir: Path, job_name: str) -> None:
-    """Delete ``<job>.blend`` and ``<job>.deps`` from a store (to undo a plan that failed)."""
+def remove_packed(
+    volume: Volume, store_dir: Path, job_name: str, *, sweep: bool = True
+) -> None:
+    """Delete ``<job>.blend`` and ``<job>.deps`` from a store (to undo a plan that failed),
+    then (``sweep``) the pool files no job uses any more; a caller removing many jobs may
+    pass ``sweep=False`` and call :func:`..fs.pool.sweep_unused` once after."""
     job_name = validate_name(job_name)
+    had_deps = False
     for path in (store_dir / f"{job_name}.blend", store_dir / f"{job_name}.deps"):
         if path.is_symlink() or path.is_file():
             volume.check_inside(path.parent)
             path.unlink()
         elif path.is_dir():
             shutil.rmtree(volume.check_inside(path))
+            had_deps = True
+    if sweep and had_deps:
+        sweep_unused(volume)
+
+
+def pack_warnings(result: PackResult) -> list[str]:
+    """Every warning about a pack: the files it lacks, then the packing's own (hard links
+    refused). Callers packing many jobs keep each distinct warning once."""
+    warning = missing_warning(result)
+    return ([warning] if warning else []) + list(result.warnings)
 
 
 def missing_warning(result: PackResult) -> str | None:

@@ -9,12 +9,15 @@ a release record stores; they need neither the packer nor Blender Asset Tracer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
 from typing import IO
 
 from pydantic import BaseModel, ConfigDict
+
+from ..fs.pool import Pool
 
 _CHUNK = 1 << 20
 
@@ -78,6 +81,7 @@ class PackResult(BaseModel):
     fingerprint: Fingerprint
     dependencies: list[PackedFile]
     missing: list[MissingFile]
+    warnings: list[str] = []  # about the packing itself (hard links refused: copies)
 
 
 def _read_stamped(path: Path | str, copy_to: IO[bytes] | None = None) -> FileStamp:
@@ -102,9 +106,31 @@ def stamp(path: Path | str) -> FileStamp:
         return FileStamp(path=str(path))
 
 
-def copy_stamped(source: Path, target: Path) -> FileStamp:
-    """Copy ``source`` to ``target`` and stamp the bytes copied, in one read."""
+def copy_stamped(source: Path, target: Path, pool: Pool | None = None) -> FileStamp:
+    """Copy ``source`` to ``target`` and stamp the bytes copied, in one read.
+
+    With a ``pool``, ``target`` becomes a hard link of the pool's file for that content
+    (:mod:`..fs.pool`): the source is hashed first, and written into the pool (hashed again,
+    the stamp being of the bytes written) only when the pool lacks it. Where the file system
+    refuses links, a plain copy (``pool.warnings`` says so once).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
+    if pool is not None and not pool.links_refused:
+        first = _read_stamped(source)
+        if first.sha256 is not None and pool.link_existing(first.sha256, target):
+            return first
+        if not pool.links_refused:
+            temp = pool.new_temp()
+            try:
+                with open(temp, "xb") as copy:
+                    file_stamp = _read_stamped(source, copy)
+                    copy.flush()
+                    os.fsync(copy.fileno())  # a pool file is complete or absent
+                if pool.adopt(temp, file_stamp.sha256 or "", target):
+                    return file_stamp
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
     with open(target, "wb") as copy:
         return _read_stamped(source, copy)
 

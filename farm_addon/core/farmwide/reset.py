@@ -3,7 +3,8 @@
 Cancels and deletes every job on the Manager and empties ``quick/``. Releases, ``dist/`` and
 ``archives/`` stay unless explicitly included. :func:`reset_plan` lists what would be lost (the
 dry run and the confirmation show it); :func:`slash_and_burn` does it. Render output of
-releases is never touched unless ``releases`` is included.
+releases is never touched unless ``releases`` is included. The volume's pool keeps only the
+shared files that what remains still uses.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from ..errors import BadInput, reports_disk_errors
 from ..flamenco import Job
 from ..flamenco.status import CANCELLABLE, DELETABLE
+from ..fs.pool import sweep_unused
 from ..progress import Progress
 from ..session import FarmSession
 
@@ -114,4 +116,5 @@ def slash_and_burn(
         report.removed.append(volume.relpath(path))
         progress.advance()
     volume.ensure_layout()
+    sweep_unused(volume)  # the shared files only removed jobs used
     return report

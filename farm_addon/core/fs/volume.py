@@ -9,6 +9,8 @@ storage"), marked as farm's by a ``.farm-volume.toml`` file at its root. Its lay
     quick/out/<job>/######.png
     releases/<release>/release.json      the release record (see record.py)
     releases/<release>/store/<job>.blend the packed blends, with <job>.deps/ beside each
+    pool/<sha256[:2]>/<sha256>           each shared dependency once; the files in the
+                                         <job>.deps/ folders are hard links of these (pool.py)
     releases/<release>/out/<job>/######.png
     dist/<release>/                      harvested, renamed frames and their manifest
     archives/<release>.tar.gz
@@ -43,7 +45,8 @@ QUICK = "quick"
 RELEASES = "releases"
 DIST = "dist"
 ARCHIVES = "archives"
-LAYOUT = (JOBS, FILE_STORE, QUICK, RELEASES, DIST, ARCHIVES)
+POOL = "pool"
+LAYOUT = (JOBS, FILE_STORE, QUICK, RELEASES, DIST, ARCHIVES, POOL)
 
 RECORD_NAME = "release.json"
 LOCK_NAME = ".lock"
@@ -227,6 +230,10 @@ class Volume:
     @property
     def archives_dir(self) -> Path:
         return self.root / ARCHIVES
+
+    @property
+    def pool_dir(self) -> Path:
+        return self.root / POOL
 
     def release_dir(self, release: str) -> Path:
         return self.root / RELEASES / validate_name(release, "release name")
