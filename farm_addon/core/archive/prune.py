@@ -21,6 +21,7 @@ from typing import Any
 
 from ..fs.atomic import TEMP_PREFIX, atomic_write_text
 from ..fs.mover import FileOps
+from ..fs.pool import sweep_unused
 from ..fs.volume import LOCK_NAME, RECORD_NAME, Volume
 from .collect import ARCHIVED_MARKER, ArchiveError, Written
 
@@ -89,16 +90,7 @@ def _member_name(p: Path, rel_dir: Path, dist: Path, release: str) -> str:
 
 
 def _sweep_pool(volume: Volume) -> None:
-    """Remove the pool files no release uses any more (``fs.pool.sweep_unused``).
-
-    Does nothing while ``fs/pool.py`` is not in this tree (it comes with the shared pool; this
-    guard goes when it lands)."""
-    try:
-        from ..fs.pool import sweep_unused  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").endswith(".fs.pool"):
-            raise
-        return
+    """Remove the pool files no release uses any more (:func:`..fs.pool.sweep_unused`)."""
     sweep_unused(volume)
 
 
