@@ -304,6 +304,17 @@ def test_status_rows_and_overview(
     assert f"Flamenco {emulator.version}" in text and "spring" in text
 
 
+def _first_draw(watch: subprocess.Popen[str], marker: str) -> str:
+    """The output of ``watch`` up to and including its first line starting with ``marker``."""
+    assert watch.stdout is not None
+    seen = ""
+    while True:
+        line = watch.stdout.readline()
+        seen += line
+        if not line or line.startswith(marker):
+            return seen
+
+
 @pytest.mark.emulator(worker="instant")
 @pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["text", "json"])
 def test_status_watch_exits_0_when_all_completed(
@@ -318,10 +329,13 @@ def test_status_watch_exits_0_when_all_completed(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
     try:
-        time.sleep(1.0)
+        # The Worker starts only once --watch has drawn the unfinished release: a fixed sleep
+        # let a slow start (a loaded machine) draw only the finished state.
+        first = _first_draw(watch, "{" if json_flag else "Release spring:")
         assert watch.poll() is None, "--watch ended before the jobs finished"
         emulator.start_worker_thread()
         out, err = watch.communicate(timeout=60)
+        out = first + out
     finally:
         if watch.poll() is None:
             watch.kill()
