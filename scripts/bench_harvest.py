@@ -15,6 +15,17 @@ without timing; the ratio is of the medians, since one run on a busy 2-core mach
     python scripts/bench_harvest.py --json > harvest.json
 
 The Manager is a stub answering "completed" for every job: one request, not what is measured.
+
+``--real-size`` measures frames of a real size instead: ``--frames`` (default 300) 1920x1080
+RGB PNG frames of random pixels (stored without compression, so each is 6.2 MB, as noise
+does not compress) over ``--jobs`` (default 3) jobs, submitted to the Flamenco Manager emulator
+(3.8.5 API, in this process) and completed by its worker. The baselines are what a careful
+person scripts: ``find SRC -name '*.png' -exec sha256sum {} + > manifest`` then the same
+``find -exec mv -t``, and the same with ``xargs -0 -P2 sha256sum`` (both cores). All on the
+same file system, the files in the page cache for every run (written just before; the machine's
+memory holds them), median of ``--rounds``; seconds, the ratio and bytes per second.
+
+    python scripts/bench_harvest.py --real-size
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ import tempfile
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +68,16 @@ def small_png(width: int = 48, height: int = 27) -> bytes:
     return (b"\x89PNG\r\n\x1a\n"
             + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + _chunk(b"IDAT", zlib.compress(rows, 6)) + _chunk(b"IEND", b""))
+
+
+def big_png(width: int = 1920, height: int = 1080) -> bytes:
+    """A valid RGB PNG of random pixels, stored (zlib level 0): 6.2 MB at 1920x1080."""
+    rows = os.urandom(height * (width * 3 + 1))
+    line = width * 3 + 1
+    rows = b"".join(b"\x00" + rows[i * line + 1:(i + 1) * line] for i in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(rows, 0)) + _chunk(b"IEND", b""))
 
 
 def job_names(jobs: int) -> list[str]:
@@ -166,18 +187,28 @@ def run_child(argv: list[str]) -> tuple[float, int, str]:
     return seconds, rss, out
 
 
-def child_harvest(volume_root: str) -> int:
-    """In the child: harvest and print seconds and memory as JSON."""
+def child_harvest(volume_root: str, manager: str | None = None) -> int:
+    """In the child: harvest (asking ``manager``, else the stub) and print seconds and memory
+    as JSON."""
     from farm_addon.core.fs.volume import Volume
     from farm_addon.core.harvest.run import harvest_release
     from farm_addon.core.release.record import RecordStore
+    from farm_addon.core.session import FarmSession
+    from farm_addon.core.settings import Settings
 
     volume = Volume.open(volume_root)
-    client = StubManager(RecordStore(volume).load(RELEASE))
+    session = None
+    if manager:
+        session = FarmSession(Settings(manager_url=manager, volume=volume.root), volume=volume)
+        client: Any = session.client
+    else:
+        client = StubManager(RecordStore(volume).load(RELEASE))
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     result = harvest_release(volume, client, RELEASE)
     seconds = time.perf_counter() - start
+    if session is not None:
+        session.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"seconds": seconds, "delivered": result.delivered,
                       "rehashed": result.rehashed, "held": len(result.held),
@@ -214,23 +245,171 @@ def unharvest(volume: Any, record_bytes: bytes) -> None:
     volume.record_path(RELEASE).write_bytes(record_bytes)
 
 
+def make_real_release(root: Path, frames: int, jobs: int, twin: Path) -> tuple[Any, Any]:
+    """A farm volume whose release's jobs the Manager emulator (started here, returned with
+    the volume) has completed; each frame then rewritten as a 1920x1080 one, ``twin`` getting
+    a copy."""
+    from farm_addon.core.fs.volume import Volume
+    from farm_addon.core.release.record import JobRecord, RecordStore
+    from farm_addon.core.release.submit import submit_pending
+    from farm_addon.core.session import FarmSession
+    from farm_addon.core.settings import Settings
+    from tests.emulator import Emulator
+
+    volume = Volume.init(root / "volume")
+    emu = Emulator(version="3.8.5", storage=volume.root, worker="instant")
+    emu.start()
+    store = RecordStore(volume)
+    with FarmSession(Settings(manager_url=emu.url, volume=volume.root),
+                     volume=volume) as session, store.transaction(RELEASE, create=True) as rec:
+        for name, count in zip(job_names(jobs), split_frames(frames, jobs), strict=True):
+            blend = volume.stored_blend(RELEASE, name)
+            blend.parent.mkdir(parents=True, exist_ok=True)
+            blend.write_bytes(b"BLENDER-v300" + os.urandom(256 << 10))
+            rec.add_job(JobRecord(
+                name=name, source=f"/art/{name}.blend",
+                source_sha256=hashlib.sha256(blend.read_bytes()).hexdigest(),
+                stored_blend=volume.relpath(blend), frames=f"1-{count}", scene="Scene",
+                output_format="PNG", file_extension=".png",
+                output_dir=f"releases/{RELEASE}/out/{name}",
+                metadata={"object": name.split("-")[0], "material": name.split("-")[1]}))
+        if not all(o.ok for o in submit_pending(session, store, rec)):
+            raise SystemExit("submitting to the emulator failed")
+    emu.run_worker()
+    for name, count in zip(job_names(jobs), split_frames(frames, jobs), strict=True):
+        out = volume.job_out_dir(RELEASE, name)
+        (twin / name).mkdir(parents=True)
+        for f in range(1, count + 1):
+            data = big_png()
+            if not (out / f"{f:06d}.png").is_file():
+                raise SystemExit(f"the emulator's worker did not render {name} frame {f}")
+            (out / f"{f:06d}.png").write_bytes(data)
+            (twin / name / f"{f:06d}.png").write_bytes(data)
+    return volume, emu
+
+
+def sums_baseline(twin: Path, dest: Path, jobs: list[str], manifest: Path,
+                  parallel: bool) -> float:
+    """The careful person's script: a sha256sum manifest, then find -exec mv -t per job."""
+    png = f"find {twin} -name '*.png'"
+    sums = (f"{png} -print0 | xargs -0 -P2 -n 16 sha256sum > {manifest}" if parallel
+            else f"{png} -exec sha256sum {{}} + > {manifest}")
+    moves = " && ".join(
+        f"mkdir -p {dest / j} && find {twin / j} -name '*.png' -exec mv -t {dest / j} {{}} +"
+        for j in jobs)
+    seconds, _rss, _ = run_child(["sh", "-c", f"{sums} && {moves}"])
+    return seconds
+
+
+def real_size(args: argparse.Namespace, work: Path, say: Callable[..., None]) -> int:
+    """The ``--real-size`` run (see the module)."""
+    say(f"Generating {args.frames} frames of 1920x1080 over {args.jobs} jobs in {work} ...")
+    t = time.perf_counter()
+    twin = work / "twin"
+    volume, emu = make_real_release(work, args.frames, args.jobs, twin)
+    try:
+        os.sync()
+        total = sum(p.stat().st_size for p in twin.rglob("*.png"))
+        say(f"  generated {total / 1e9:.2f} GB in {time.perf_counter() - t:.1f} s")
+        record_bytes = volume.record_path(RELEASE).read_bytes()
+        jobs = job_names(args.jobs)
+        runs: dict[str, list[float]] = {"sha256sum": [], "xargs -P2 sha256sum": [], "farm": []}
+        child: dict[str, Any] = {}
+        moved_to = work / "twin-moved"
+        for rnd in range(1, args.rounds + 1):
+            for kind, parallel in (("sha256sum", False), ("xargs -P2 sha256sum", True)):
+                os.sync()
+                say(f"round {rnd}/{args.rounds}: {kind} + find -exec mv -t ...")
+                manifest = work / "frames.sha256"
+                runs[kind].append(sums_baseline(twin, moved_to, jobs, manifest, parallel))
+                lines = manifest.read_text().splitlines()
+                assert len(lines) == args.frames and all(len(x.split()[0]) == 64
+                                                         for x in lines), lines[:3]
+                moved = sum(len(os.listdir(moved_to / j)) for j in jobs)
+                assert moved == args.frames, moved
+                manifest.unlink()
+                move_back(moved_to, twin, jobs)
+            if rnd > 1:
+                unharvest(volume, record_bytes)
+            os.sync()
+            say(f"round {rnd}/{args.rounds}: farm harvest ...")
+            seconds, _rss, out = run_child([sys.executable, __file__, "--child",
+                                            str(volume.root), "--manager", emu.url])
+            runs["farm"].append(seconds)
+            child = json.loads(out)
+            assert child["delivered"] == args.frames and not child["held"], child
+            assert child["rehashed"] == 0, child
+            say("  " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()))
+        if emu.violations:
+            raise SystemExit(f"emulator violations: {emu.violations[:3]}")
+    finally:
+        emu.stop()
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    ratio = med["farm"] / med["sha256sum"]
+    ratio_p2 = med["farm"] / med["xargs -P2 sha256sum"]
+    result = {
+        "bench": "harvest-real-size",
+        "manager": "Flamenco Manager emulator (tests/emulator), API 3.8.5",
+        "frames": args.frames, "jobs": args.jobs, "frame_size": "1920x1080 RGB PNG",
+        "bytes": total, "cpus": _cpus(), "rounds": args.rounds,
+        "baseline": "find SRC -name '*.png' -exec sha256sum {} + > manifest; "
+                    "find SRC -name '*.png' -exec mv -t DEST {} + (per job)",
+        "baseline_seconds": round(med["sha256sum"], 3),
+        "baseline_p2": "the same with find -print0 | xargs -0 -P2 -n 16 sha256sum",
+        "baseline_p2_seconds": round(med["xargs -P2 sha256sum"], 3),
+        "farm_seconds": round(med["farm"], 3),
+        "farm_seconds_in_process": round(child["seconds"], 3),
+        "runs": {k: [round(x, 3) for x in v] for k, v in runs.items()},
+        "bytes_per_s": {k: round(total / v) for k, v in med.items()},
+        "ratio": round(ratio, 3), "ratio_to_p2": round(ratio_p2, 3),
+        "target_ratio_max": TARGET_RATIO, "ok": ratio <= TARGET_RATIO,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"harvest of {args.frames} frames of 1920x1080 ({total / 1e9:.2f} GB, "
+              f"{args.jobs} jobs) on the {result['manager']}, checksums included; "
+              f"median of {args.rounds} runs, {_cpus()} CPUs, files in the page cache")
+        for k, label in (("sha256sum", "sha256sum + find -exec mv -t"),
+                         ("xargs -P2 sha256sum", "xargs -P2 sha256sum + mv -t"),
+                         ("farm", "farm harvest")):
+            print(f"  {label:30} {med[k]:8.2f} s   {total / med[k] / 1e6:8.0f} MB/s")
+        print(f"  ratio {ratio:.2f}x to sha256sum, {ratio_p2:.2f}x to xargs -P2 "
+              f"(target at most {TARGET_RATIO:.0f}x): " + ("OK" if result["ok"] else "MISSED"))
+    return 0 if result["ok"] else 1
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--frames", type=int, default=100_000)
-    p.add_argument("--jobs", type=int, default=10)
+    p.add_argument("--frames", type=int, default=None,
+                   help="default 100,000 (300 with --real-size)")
+    p.add_argument("--jobs", type=int, default=None, help="default 10 (3 with --real-size)")
+    p.add_argument("--real-size", action="store_true",
+                   help="1920x1080 frames of 6.2 MB against sha256sum + find -exec mv -t")
     p.add_argument("--rounds", type=int, default=3, help="runs of each (median; default 3)")
     p.add_argument("--dir", type=Path, default=None, help="where to generate (default: tmp)")
     p.add_argument("--keep", action="store_true", help="keep the generated files")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--child", metavar="VOLUME", help=argparse.SUPPRESS)
+    p.add_argument("--manager", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        return child_harvest(args.child)
+        return child_harvest(args.child, args.manager)
+    if args.frames is None:
+        args.frames = 300 if args.real_size else 100_000
+    if args.jobs is None:
+        args.jobs = 3 if args.real_size else 10
 
     work = Path(tempfile.mkdtemp(prefix="farm-bench-harvest-", dir=args.dir))
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     try:
+        if args.real_size:
+            return real_size(args, work, say)
         say(f"Generating {args.frames:,} frames over {args.jobs} jobs in {work} ...")
         t = time.perf_counter()
         twin = work / "twin"
