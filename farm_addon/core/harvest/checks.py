@@ -53,7 +53,8 @@ FrameFile = tuple[int, str, int, str, int, int]
 #: What :func:`.images.read_frame_status` says of a frame: (problem, size, sha256, status).
 _Status = tuple[str | None, int, str, os.stat_result | None]
 
-#: Threads reading and hashing large frames (both cores of a small machine, at most 4).
+#: Threads reading and hashing large frames (both cores of a small machine, at most 4; 0: none,
+#: each read in turn, as scripts/bench_harvest.py --real-size compares).
 _WORKERS = max(2, min(4, os.cpu_count() or 1))
 
 
@@ -213,7 +214,7 @@ def _check_job(volume: Volume, job: JobRecord, chk: JobCheck, left: list[int], r
                 data[-12:] == PNG_END
                 and crc(data[12:29]) == int.from_bytes(data[29:33], "big")):
             status = (None, size, sha(data).hexdigest(), st)
-        elif size == FIRST_READ:  # a large frame: read and hashed in the pool, kept in order
+        elif size == FIRST_READ and _WORKERS:  # a large frame: read in the pool, kept in order
             if not pools:
                 pools.append(ThreadPoolExecutor(_WORKERS, "farm-harvest-check"))
             status = pools[0].submit(read_frame_status, path, ext)
