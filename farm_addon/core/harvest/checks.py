@@ -213,7 +213,19 @@ def _check_job(volume: Volume, job: JobRecord, chk: JobCheck, left: list[int], r
         if 44 < size < FIRST_READ and png and data[:16] == PNG_HEAD and (
                 data[-12:] == PNG_END
                 and crc(data[12:29]) == int.from_bytes(data[29:33], "big")):
-            status = (None, size, sha(data).hexdigest(), st)
+            digest = sha(data).hexdigest()
+            if not pending:  # kept at once, as keep() does, inline
+                if st is None or st.st_mtime_ns >= recent:
+                    ready.append((frame, f"{out_rel}/{fname}", size, digest, -1, -1))
+                else:
+                    ready.append((frame, f"{out_rel}/{fname}", size, digest, st.st_mtime_ns,
+                                  st.st_ino))
+                done += 1
+                if done % step == 0:
+                    progress.advance(step)
+                    progress.check()
+                continue
+            status = (None, size, digest, st)
         elif size == FIRST_READ and _WORKERS:  # a large frame: read in the pool, kept in order
             if not pools:
                 pools.append(ThreadPoolExecutor(_WORKERS, "farm-harvest-check"))
