@@ -5,7 +5,9 @@ No `bpy` module use.
 The Manager must report every job, at its current revision, ``completed``; every expected frame
 file (the job's frame range, ``######`` numbering, its extension) must be in ``out/<job>/`` and
 pass :func:`.images.image_problem`. What is found is a :class:`JobCheck` per job, with a
-``FrameFile`` tuple for each frame ready to move.
+``FrameFile`` tuple for each frame ready to move, in frame order. A small frame is read and
+hashed inline; frames over 64 KiB (a 1920x1080 PNG is several MB, and hashing it is most of
+the work) are read and hashed by a few threads, since hashlib releases the GIL.
 """
 
 from __future__ import annotations
