@@ -70,6 +70,29 @@ def _mover(what: str) -> Callable[[dict[str, Any]], list[Row]]:
     return rows
 
 
+def _harvest_real(d: dict[str, Any]) -> list[Row]:
+    rate = d["bytes_per_s"]
+    what = (f"harvest {d['frames']} 1920x1080 frames ({d['bytes'] / 1e9:.2f} GB, "
+            f"{d['cpus']} CPUs; one thread: {d['farm_one_thread_seconds']:.2f} s)")
+    ok = d["farm_seconds"] <= d["target_ratio_max"] * d["baseline_seconds"]
+    rows = [
+        Row(what, f"{d['farm_seconds']:.2f} s ({rate['farm'] / 1e6:.0f} MB/s)",
+            f"{d['baseline_seconds']:.2f} s (sha256sum + find -exec mv -t)",
+            f"{d['ratio']:.2f}x", f"<= {d['target_ratio_max']:g}x", ok),
+        Row("same, against both cores' sha256sum",
+            f"{d['farm_seconds']:.2f} s ({rate['farm'] / 1e6:.0f} MB/s)",
+            f"{d['baseline_p2_seconds']:.2f} s (xargs -P2 sha256sum + mv -t)",
+            f"{d['ratio_to_p2']:.2f}x", "(shown)", True),
+    ]
+    if d.get("baseline_openssl_seconds"):
+        rows.append(Row("same, against OpenSSL's SHA-256 (as hashlib's)",
+                        f"{d['farm_seconds']:.2f} s",
+                        f"{d['baseline_openssl_seconds']:.2f} s (openssl dgst -sha256 + mv -t)",
+                        f"{d['farm_seconds'] / d['baseline_openssl_seconds']:.2f}x", "(shown)",
+                        True))
+    return rows
+
+
 def _ui(d: dict[str, Any]) -> list[Row]:
     return [Row(f"sidebar draw(), release of {d['jobs']} jobs",
                 f"{d['draw_ms']:.3f} ms",
@@ -83,6 +106,7 @@ BENCHES: list[tuple[str, list[str], list[str], Callable[[dict[str, Any]], list[R
     ("bench_blendinfo.py", [], [], _blendinfo),
     ("bench_plan.py", [], ["--jobs", "200"], _plan),
     ("bench_harvest.py", [], ["--frames", "20000"], _mover("harvest")),
+    ("bench_harvest.py", ["--real-size"], ["--real-size", "--frames", "100"], _harvest_real),
     ("bench_archive.py", [], ["--frames", "20000"], _mover("archive")),
     ("bench_ui.py", [], [], _ui),
 ]

@@ -15,6 +15,11 @@ without timing; the ratio is of the medians, since one run on a busy 2-core mach
     python scripts/bench_harvest.py --json > harvest.json
 
 The Manager is a stub answering "completed" for every job: one request, not what is measured.
+
+``--real-size`` measures 1920x1080 frames against ``sha256sum`` and ``find -exec mv -t`` on the
+Manager emulator instead: see scripts/bench_harvest_real.py.
+
+    python scripts/bench_harvest.py --real-size
 """
 
 from __future__ import annotations
@@ -166,18 +171,32 @@ def run_child(argv: list[str]) -> tuple[float, int, str]:
     return seconds, rss, out
 
 
-def child_harvest(volume_root: str) -> int:
-    """In the child: harvest and print seconds and memory as JSON."""
+def child_harvest(volume_root: str, manager: str | None = None, threads: int | None = None
+                  ) -> int:
+    """In the child: harvest (asking ``manager``, else the stub; with ``threads`` reading
+    large frames, else farm's default) and print seconds and memory as JSON."""
     from farm_addon.core.fs.volume import Volume
+    from farm_addon.core.harvest import checks
     from farm_addon.core.harvest.run import harvest_release
     from farm_addon.core.release.record import RecordStore
+    from farm_addon.core.session import FarmSession
+    from farm_addon.core.settings import Settings
 
+    if threads is not None:
+        checks._WORKERS = threads
     volume = Volume.open(volume_root)
-    client = StubManager(RecordStore(volume).load(RELEASE))
+    session = None
+    if manager:
+        session = FarmSession(Settings(manager_url=manager, volume=volume.root), volume=volume)
+        client: Any = session.client
+    else:
+        client = StubManager(RecordStore(volume).load(RELEASE))
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     result = harvest_release(volume, client, RELEASE)
     seconds = time.perf_counter() - start
+    if session is not None:
+        session.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"seconds": seconds, "delivered": result.delivered,
                       "rehashed": result.rehashed, "held": len(result.held),
@@ -214,23 +233,40 @@ def unharvest(volume: Any, record_bytes: bytes) -> None:
     volume.record_path(RELEASE).write_bytes(record_bytes)
 
 
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--frames", type=int, default=100_000)
-    p.add_argument("--jobs", type=int, default=10)
+    p.add_argument("--frames", type=int, default=None,
+                   help="default 100,000 (300 with --real-size)")
+    p.add_argument("--jobs", type=int, default=None, help="default 10 (3 with --real-size)")
+    p.add_argument("--real-size", action="store_true",
+                   help="1920x1080 frames of 6.2 MB against sha256sum + find -exec mv -t")
     p.add_argument("--rounds", type=int, default=3, help="runs of each (median; default 3)")
     p.add_argument("--dir", type=Path, default=None, help="where to generate (default: tmp)")
     p.add_argument("--keep", action="store_true", help="keep the generated files")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--child", metavar="VOLUME", help=argparse.SUPPRESS)
+    p.add_argument("--manager", help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        return child_harvest(args.child)
+        return child_harvest(args.child, args.manager, args.threads)
+    if args.frames is None:
+        args.frames = 300 if args.real_size else 100_000
+    if args.jobs is None:
+        args.jobs = 3 if args.real_size else 10
 
     work = Path(tempfile.mkdtemp(prefix="farm-bench-harvest-", dir=args.dir))
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     try:
+        if args.real_size:
+            from bench_harvest_real import real_size
+
+            return real_size(args, work, say)
         say(f"Generating {args.frames:,} frames over {args.jobs} jobs in {work} ...")
         t = time.perf_counter()
         twin = work / "twin"

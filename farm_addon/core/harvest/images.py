@@ -91,7 +91,7 @@ def read_frame_status(path: str | Path, ext: str
         got = len(data)
         while chunk := os.read(fd, CHUNK):
             h.update(chunk)
-            tail = (tail + chunk)[-16:]
+            tail = chunk[-16:] if len(chunk) >= 16 else (tail + chunk)[-16:]
             got += len(chunk)
         return image_problem(head, tail, got, ext), got, h.hexdigest(), st
     except OSError as exc:
