@@ -150,3 +150,53 @@ def test_release_rendered_replaced_harvested_archived(
                                                            "release.json")
     for blend in (volume / "releases" / "e2e" / "store").glob("*.blend"):
         assert sha256(out / "e2e" / "store" / blend.name) == sha256(blend)
+
+
+def test_jobs_sharing_textures_store_them_once_and_render_them(
+    blender: Any, emulator_factory: Any, tmp_path: Path
+) -> None:
+    """Two scenes using the same textures (same bytes, different folders): the volume holds
+    each texture once (the jobs' files are links of one pool file), both jobs render them with
+    real Blender (no missing-texture pink), and removing the release by archive and prune
+    leaves no pool file behind."""
+    scenes, volume = tmp_path / "scenes", tmp_path / "volume"
+    small = {"frames": [1, 1, 1], "resolution": list(SIZE)}
+    made = make_blends(scenes, [
+        {"kind": "textured", "name": "crate", **small},
+        {"kind": "textured", "name": "barrel", **small},
+    ])
+    wood = [scenes / name / "scene" / "textures" / "wood.png" for name in ("crate", "barrel")]
+    assert wood[0].read_bytes() == wood[1].read_bytes()  # the premise: one content, two files
+    volume.mkdir()
+    emu: Emulator = emulator_factory(storage=volume, worker="blender")
+    emu.start_worker_thread()
+    env = dict(os.environ, FARM_MANAGER_URL=emu.url, FARM_VOLUME=str(volume),
+               PYTHONPATH=str(ROOT))
+    assert farm(env, tmp_path, "init", str(volume)).returncode == 0
+    run = farm(env, tmp_path, "plan", "release", "shared", *(str(p) for p in made.values()))
+    assert run.returncode == 0, run.stderr
+
+    store = volume / "releases" / "shared" / "store"
+    packed = [store / f"{name}.deps" / "textures" / "wood.png" for name in ("crate", "barrel")]
+    inodes = {p.stat().st_ino for p in packed}
+    assert len(inodes) == 1, "the shared texture is stored twice"
+    pool_files = [p for p in (volume / "pool").rglob("*") if p.is_file()]
+    assert {p.stat().st_ino for p in pool_files} >= inodes
+    assert packed[0].stat().st_nlink == 3  # two jobs and the pool
+
+    run = farm(env, tmp_path, "status", "shared", "--watch", "--interval", "0.5")
+    assert run.returncode == 0, run.stdout + run.stderr
+    run = farm(env, tmp_path, "harvest", "release", "shared")
+    assert run.returncode == 0, run.stdout + run.stderr
+    frames = sorted((volume / "dist" / "shared").glob("*.png"))
+    assert len(frames) == 2
+    for path in frames:
+        size, _, _, pink = image_stats(blender, path)
+        assert size == SIZE and pink < 0.02, f"{path.name} shows Blender's missing-texture pink"
+
+    run = farm(env, tmp_path, "archive", "release", "shared", "--prune")
+    assert run.returncode == 0, run.stdout + run.stderr
+    with tarfile.open(volume / "archives" / "shared.tar.gz") as archive:
+        links = [m for m in archive.getmembers() if m.islnk()]
+    assert any(m.name.endswith("wood.png") for m in links)  # stored once, linked once
+    assert not [p for p in (volume / "pool").rglob("*") if p.is_file()]
