@@ -72,10 +72,13 @@ def source_blend(cache: Path) -> Path:
     return path
 
 
-def run_cli(args: list[str], env: dict[str, str], log: Path) -> tuple[float, float, bool, int]:
+def run_cli(args: list[str], env: dict[str, str], log: Path,
+            profile: Path | None = None) -> tuple[float, float, bool, int]:
     """Run ``python -m farm_addon ARGS``; (seconds, peak MiB, bar drawn, exit code).
 
-    stderr is a pseudo-terminal read by a thread (kept in ``log``), stdout goes to ``log``."""
+    stderr is a pseudo-terminal read by a thread (kept in ``log``), stdout goes to ``log``;
+    with ``profile``, the child runs under cProfile and writes its statistics there."""
+    python = [sys.executable] + (["-m", "cProfile", "-o", str(profile)] if profile else [])
     master, slave = pty.openpty()
     chunks: list[bytes] = []
 
@@ -93,7 +96,7 @@ def run_cli(args: list[str], env: dict[str, str], log: Path) -> tuple[float, flo
     reader.start()
     start = time.perf_counter()
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "farm_addon", *args], cwd=ROOT, env=env,
+        proc = subprocess.Popen([*python, "-m", "farm_addon", *args], cwd=ROOT, env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=slave)
         os.close(slave)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -108,8 +111,8 @@ def run_cli(args: list[str], env: dict[str, str], log: Path) -> tuple[float, flo
     return seconds, usage.ru_maxrss / 1024, drawn, proc.returncode
 
 
-def run_sequence(jobs: int, blend: Path, tmp: Path, logs: Path,
-                 say: bool) -> tuple[list[Step], float, float]:
+def run_sequence(jobs: int, blend: Path, tmp: Path, logs: Path, say: bool,
+                 profile: bool = False) -> tuple[list[Step], float, float]:
     """Every step for a release of ``jobs``; (steps, cp seconds, idle CLI peak MiB)."""
     work = tmp / f"n{jobs}"
     sources = work / "sources"
@@ -132,7 +135,9 @@ def run_sequence(jobs: int, blend: Path, tmp: Path, logs: Path,
         idle = run_cli(["--version"], env, logs / f"n{jobs}-idle.log")[1]
 
         def step(name: str, args: list[str]) -> Step:
-            seconds, peak, drawn, code = run_cli(args, env, logs / f"n{jobs}-{name}.log")
+            seconds, peak, drawn, code = run_cli(
+                args, env, logs / f"n{jobs}-{name}.log",
+                logs / f"n{jobs}-{name}.prof" if profile else None)
             result = Step(name, jobs, round(seconds, 2), round(peak, 1),
                           round(max(0.0, peak - idle) * 1024 / jobs, 2), drawn, code)
             steps.append(result)
@@ -170,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", type=Path, default=None,
                         help="keep each step's output here (default: a temporary folder)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the N/10 run")
+    parser.add_argument("--profile", action="store_true",
+                        help="run each step under cProfile (LOGS/nN-STEP.prof; slower)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     jobs = 1000 if args.quick else args.jobs
@@ -186,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in ([jobs] if args.no_baseline else [jobs // 10, jobs]):
             if say:
                 print(f"release of {n} jobs:", flush=True)
-            runs[n] = run_sequence(n, blend, tmp, logs, say)
+            runs[n] = run_sequence(n, blend, tmp, logs, say, args.profile)
         if args.logs is None:
             failed_logs = [s for steps, _, _ in runs.values() for s in steps if s.exit_code]
             for s in failed_logs:
