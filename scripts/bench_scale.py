@@ -57,6 +57,7 @@ class Step:
     step: str
     jobs: int
     seconds: float
+    cpu_s: float  # the child's user + system time: what the load of other processes hides
     peak_mib: float
     kib_per_job: float
     progress_drawn: bool
@@ -73,8 +74,9 @@ def source_blend(cache: Path) -> Path:
 
 
 def run_cli(args: list[str], env: dict[str, str], log: Path,
-            profile: Path | None = None) -> tuple[float, float, bool, int]:
-    """Run ``python -m farm_addon ARGS``; (seconds, peak MiB, bar drawn, exit code).
+            profile: Path | None = None) -> tuple[float, float, float, bool, int]:
+    """Run ``python -m farm_addon ARGS``; (seconds, CPU seconds, peak MiB, bar drawn, exit
+    code).""
 
     stderr is a pseudo-terminal read by a thread (kept in ``log``), stdout goes to ``log``;
     with ``profile``, the child runs under cProfile and writes its statistics there."""
@@ -108,7 +110,8 @@ def run_cli(args: list[str], env: dict[str, str], log: Path,
     with log.open("ab") as out:
         out.write(b"\n--- stderr ---\n" + err)
     drawn = re.search(rb"\r[^\r\n]* \[[#.]+\] \d+/\d+", err) is not None
-    return seconds, usage.ru_maxrss / 1024, drawn, proc.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024, drawn, proc.returncode
 
 
 def run_sequence(jobs: int, blend: Path, tmp: Path, logs: Path, say: bool,
@@ -132,17 +135,18 @@ def run_sequence(jobs: int, blend: Path, tmp: Path, logs: Path, say: bool,
         Volume.init(emu.storage)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "FARM_MANAGER_URL": url,
                "FARM_VOLUME": str(emu.storage), "FARM_TIMEOUT": "120", "COLUMNS": "100"}
-        idle = run_cli(["--version"], env, logs / f"n{jobs}-idle.log")[1]
+        idle = run_cli(["--version"], env, logs / f"n{jobs}-idle.log")[2]
 
         def step(name: str, args: list[str]) -> Step:
-            seconds, peak, drawn, code = run_cli(
+            seconds, cpu, peak, drawn, code = run_cli(
                 args, env, logs / f"n{jobs}-{name}.log",
                 logs / f"n{jobs}-{name}.prof" if profile else None)
-            result = Step(name, jobs, round(seconds, 2), round(peak, 1),
+            result = Step(name, jobs, round(seconds, 2), round(cpu, 2), round(peak, 1),
                           round(max(0.0, peak - idle) * 1024 / jobs, 2), drawn, code)
             steps.append(result)
             if say:
-                print(f"  n={jobs:<6} {name:<8} {seconds:8.2f} s {peak:8.1f} MiB "
+                print(f"  n={jobs:<6} {name:<8} {seconds:8.2f} s (cpu {cpu:7.2f} s) "
+                      f"{peak:8.1f} MiB "
                       f"{result.kib_per_job:7.2f} KiB/job  bar={'yes' if drawn else 'no'}"
                       f"  exit={code}", flush=True)
             return result
@@ -214,19 +218,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary))
         return 0 if ok else 1
     small = {s.step: s for s in base[0]} if base else {}
-    print(f"\n{'step':<8} {'N':>6} {'s':>8} {'s/job ms':>9} {'peak MiB':>9} {'KiB/job':>8} "
-          f"{'bar':>4}   at N/10: {'s':>7} {'peak MiB':>9}  growth")
+    print(f"\n{'step':<8} {'N':>6} {'s':>8} {'cpu s':>7} {'s/job ms':>9} {'peak MiB':>9} "
+          f"{'KiB/job':>8} {'bar':>4}   at N/10: {'s':>7} {'cpu s':>7} {'peak MiB':>9}  growth")
     for s in steps:
         b = small.get(s.step)
-        growth = f"{s.seconds / b.seconds:5.1f}x time" if b and b.seconds else ""
-        tail = f"{b.seconds:7.2f} {b.peak_mib:9.1f}  {growth}" if b else ""
-        print(f"{s.step:<8} {s.jobs:>6} {s.seconds:8.2f} {1000 * s.seconds / s.jobs:9.2f} "
+        growth = f"{s.cpu_s / b.cpu_s:5.1f}x cpu" if b and b.cpu_s else ""
+        tail = f"{b.seconds:7.2f} {b.cpu_s:7.2f} {b.peak_mib:9.1f}  {growth}" if b else ""
+        print(f"{s.step:<8} {s.jobs:>6} {s.seconds:8.2f} {s.cpu_s:7.2f} "
+              f"{1000 * s.seconds / s.jobs:9.2f} "
               f"{s.peak_mib:9.1f} {s.kib_per_job:8.2f} {'yes' if s.progress_drawn else 'no':>4}"
               f"   {'':9}{tail}")
     plan = steps[0]
     print(f"baseline: `cp -r` of the same {jobs} files {cp_s:.2f} s (plan is "
           f"{plan.seconds / cp_s:.0f}x that)" + (f"; at N/10 {base[1]:.2f} s" if base else ""))
-    print(f"idle CLI (`farm --version`) peak {idle:.1f} MiB; KiB/job is above that.")
+    print(f"idle CLI (`farm --version`) peak {idle:.1f} MiB; KiB/job is above that. growth: "
+          "CPU seconds at N over those at N/10 (10x is linear; start-up makes it less).")
     fields = {"jobs": jobs, "ok": "yes" if ok else "no",
               **{f"{s.step}_s": s.seconds for s in steps},
               **{f"{s.step}_mib": s.peak_mib for s in steps}}
