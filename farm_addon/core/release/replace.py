@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..blend.info import read_blend_info
 from ..blend.packing import missing_warning, pack_blend
-from ..blend.stamps import changed_since
+from ..blend.stamps import PackResult, changed_since
 from ..errors import BadInput, Cancelled, FarmError, reports_disk_errors
 from ..flamenco import NotFound
 from ..flamenco.status import CANCELLABLE, FINISHED
@@ -191,6 +191,7 @@ def _replace(
     with store.transaction(release, what=f"replacing {job_name} in {release}") as record:
         step = _new_revision(session, store, record, job_name, from_file, progress,
                              wait_seconds)
+        step.record_pack()
         store.save(record)
         outcomes = submit_pending(session, store, record, progress)
     return step.result(outcomes)
@@ -209,13 +210,23 @@ def _would_replace(session: FarmSession, record: ReleaseRecord, job_name: str,
 
 @dataclass
 class _Step:
-    """A job brought to its new revision, packed, not yet submitted."""
+    """A job brought to its new revision and packed; the pack not yet recorded (until then
+    the job stays stale, so a replace killed before submitting repeats it), not submitted."""
 
     release: str
     job: JobRecord
     old_number: int
     moved: str | None
-    warning: str | None
+    source: Path
+    packed: PackResult
+
+    @property
+    def warning(self) -> str | None:
+        return missing_warning(self.packed)
+
+    def record_pack(self) -> None:
+        self.job.source = str(self.source.resolve())
+        self.job.record_pack(self.packed)
 
     def result(self, outcomes: list[SubmitOutcome]) -> ReplaceResult:
         mine = next((o for o in outcomes if o.name == self.job.name),
@@ -231,8 +242,8 @@ def _new_revision(
     from_file: Path | None, progress: Progress, wait_seconds: float, ask_manager: bool = True,
 ) -> _Step:
     """Inside the caller's transaction: stop the old revision, move its frames aside, record
-    the new revision (saved before anything new exists), pack it. The caller saves and
-    submits."""
+    the new revision (saved before anything new exists), pack it. The caller records the
+    pack, saves and submits."""
     release = record.name
     job, source = _checked(session, record, job_name, from_file, ask_manager)
     old = job.current
@@ -254,9 +265,7 @@ def _new_revision(
     progress.message(f"Packing {source.name} as revision {job.revision} of {job_name}")
     packed = pack_blend(source, session.volume, session.volume.store_dir(release),
                         job.name, progress, replace=True)
-    job.source = str(source.resolve())
-    job.record_pack(packed)
-    return _Step(release, job, old.number, moved, missing_warning(packed))
+    return _Step(release, job, old.number, moved, source, packed)
 
 
 def stale_jobs(session: FarmSession, release: str,
@@ -314,13 +323,24 @@ def replace_stale(
             return step.result([])
 
         results = []
+        refused: BadInput | None = None
         for name, changed in stale.items():
             progress.check()
-            results.append(_one_stale(replace_one, release, name, changed, dry_run))
+            try:
+                results.append(_one_stale(replace_one, release, name, changed, dry_run))
+            except BadInput as exc:  # checked before it changed anything: stop at this job,
+                refused = exc        # the jobs before it are still submitted (and recorded)
+                break
+        # The packs are recorded only now: the closing save of one job writes the others
+        # too, and a job recorded as packed but not submitted would no longer look stale.
+        for step in steps.values():
+            step.record_pack()
         # A job whose replace failed stays as recorded (the next replace resumes it).
         failed = {r.job for r in results if r.job not in steps}
         outcomes = (submit_pending(session, store, record, progress, skip=failed)
                     if steps else [])
+    if refused is not None:
+        raise refused
     return [dataclasses.replace(steps[r.job].result(outcomes), changed=r.changed)
             if r.job in steps else r for r in results]
 
