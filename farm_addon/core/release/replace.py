@@ -131,10 +131,11 @@ def _check_paths(session: FarmSession, record: ReleaseRecord, job: JobRecord) ->
 def _move_frames_aside(session: FarmSession, record: ReleaseRecord, job: JobRecord) -> str | None:
     volume = session.volume
     out = volume.check_inside(volume.resolve(job.output_dir))
-    if not out.is_dir() or not any(out.iterdir()):
-        return None
     target = volume.check_inside(
         volume.release_dir(record.name) / "superseded" / job.name / f"r{job.revision}")
+    if not out.is_dir() or not any(out.iterdir()):
+        # A replace killed after moving the frames, before recording it: they are there.
+        return volume.relpath(target) if target.is_dir() else None
     if target.exists():  # a killed run moved some frames already: keep both, never overwrite
         target = target.with_name(f"r{job.revision}-{time.strftime('%Y%m%d-%H%M%S')}")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -239,33 +240,62 @@ class _Step:
 @reports_disk_errors("replace the job")
 def _new_revision(
     session: FarmSession, store: RecordStore, record: ReleaseRecord, job_name: str,
-    from_file: Path | None, progress: Progress, wait_seconds: float, ask_manager: bool = True,
+    from_file: Path | None, progress: Progress, wait_seconds: float,
 ) -> _Step:
     """Inside the caller's transaction: stop the old revision, move its frames aside, record
     the new revision (saved before anything new exists), pack it. The caller records the
     pack, saves and submits."""
+    closed = _close_old(session, record, job_name, from_file, progress, wait_seconds)
+    if not closed.resuming:
+        store.save(record)  # the old revision is closed before anything new exists
+    return _pack_new(session, record, closed, progress)
+
+
+@dataclass
+class _Closed:
+    """A job whose old revision is closed (``resuming``: a killed run had closed it)."""
+
+    job: JobRecord
+    source: Path
+    old_number: int
+    moved: str | None
+    resuming: bool = False
+
+
+@reports_disk_errors("replace the job")
+def _close_old(
+    session: FarmSession, record: ReleaseRecord, job_name: str, from_file: Path | None,
+    progress: Progress, wait_seconds: float, ask_manager: bool = True,
+) -> _Closed:
+    """Check the job, stop its old revision, move its frames aside, start its new revision in
+    ``record`` (the caller saves it before anything new exists)."""
     release = record.name
     job, source = _checked(session, record, job_name, from_file, ask_manager)
     old = job.current
-    resuming = old.job_id is None and old.number > 1
-    moved: str | None = None
-    if not resuming:
-        if old.job_id is not None:
-            progress.message(f"Stopping revision {old.number} of {job_name}")
-            _stop_old_job(session, old.job_id, wait_seconds, progress)
-        moved = _move_frames_aside(session, record, job)
-        delivered = mark_superseded(session.volume, release, job.name, old.number)
-        if delivered:
-            progress.message(f"{delivered} delivered file(s) of {job_name} are marked "
-                             "superseded; the next harvest replaces them.")
-        old.state = "superseded"
-        old.superseded_dir = moved
-        job.new_revision(old.source_sha256)
-        store.save(record)  # the old revision is closed before anything new exists
-    progress.message(f"Packing {source.name} as revision {job.revision} of {job_name}")
-    packed = pack_blend(source, session.volume, session.volume.store_dir(release),
+    if old.job_id is None and old.number > 1:
+        return _Closed(job, source, old.number, None, resuming=True)
+    if old.job_id is not None:
+        progress.message(f"Stopping revision {old.number} of {job_name}")
+        _stop_old_job(session, old.job_id, wait_seconds, progress)
+    moved = _move_frames_aside(session, record, job)
+    delivered = mark_superseded(session.volume, release, job.name, old.number)
+    if delivered:
+        progress.message(f"{delivered} delivered file(s) of {job_name} are marked "
+                         "superseded; the next harvest replaces them.")
+    old.state = "superseded"
+    old.superseded_dir = moved
+    job.new_revision(old.source_sha256)
+    return _Closed(job, source, old.number, moved)
+
+
+@reports_disk_errors("replace the job")
+def _pack_new(session: FarmSession, record: ReleaseRecord, closed: _Closed,
+              progress: Progress) -> _Step:
+    job = closed.job
+    progress.message(f"Packing {closed.source.name} as revision {job.revision} of {job.name}")
+    packed = pack_blend(closed.source, session.volume, session.volume.store_dir(record.name),
                         job.name, progress, replace=True)
-    return _Step(release, job, old.number, moved, source, packed)
+    return _Step(record.name, job, closed.old_number, closed.moved, closed.source, packed)
 
 
 def stale_jobs(session: FarmSession, release: str,
@@ -315,34 +345,55 @@ def replace_stale(
         stale = _stale_in(record, progress)  # again under the lock: what another one did
         adopt(record, manager_jobs(session, release))
         steps: dict[str, _Step] = {}
+        results: dict[str, ReplaceResult] = {}
+        changes = {name: tuple(changed) for name, changed in stale.items()}
 
-        def replace_one(name: str) -> ReplaceResult:
-            step = _new_revision(session, store, record, name, None, progress, wait_seconds,
-                                 ask_manager=False)
-            steps[name] = step
-            return step.result([])
+        def failed(name: str, exc: FarmError) -> None:
+            results[name] = ReplaceResult(release, name, 0, 0, None, "failed",
+                                          message=str(exc), changed=changes[name])
 
-        results = []
+        # 1. Every old revision closed, then saved once (not once per job: each save writes
+        # the whole record). A run killed before that save leaves old revisions whose jobs
+        # are gone and whose frames are aside; the next run finds both and closes them.
+        closed: list[_Closed] = []
         refused: BadInput | None = None
-        for name, changed in stale.items():
+        try:
+            for name in stale:
+                progress.check()
+                try:
+                    closed.append(_close_old(session, record, name, None, progress,
+                                             wait_seconds, ask_manager=False))
+                except BadInput as exc:  # checked before it changed anything: stop at this
+                    refused = exc        # job; the jobs before it are still replaced
+                    break
+                except Cancelled:
+                    raise
+                except FarmError as exc:
+                    failed(name, exc)
+        finally:
+            if closed:
+                store.save(record)  # also when cancelled: what was closed is recorded
+        # 2. Each new revision packed (recorded below, just before the one submission).
+        for one in closed:
             progress.check()
             try:
-                results.append(_one_stale(replace_one, release, name, changed, dry_run))
-            except BadInput as exc:  # checked before it changed anything: stop at this job,
-                refused = exc        # the jobs before it are still submitted (and recorded)
-                break
+                steps[one.job.name] = _pack_new(session, record, one, progress)
+            except Cancelled:
+                raise
+            except FarmError as exc:
+                failed(one.job.name, exc)
         # The packs are recorded only now: the closing save of one job writes the others
         # too, and a job recorded as packed but not submitted would no longer look stale.
         for step in steps.values():
             step.record_pack()
         # A job whose replace failed stays as recorded (the next replace resumes it).
-        failed = {r.job for r in results if r.job not in steps}
-        outcomes = (submit_pending(session, store, record, progress, skip=failed)
+        outcomes = (submit_pending(session, store, record, progress, skip=set(results))
                     if steps else [])
     if refused is not None:
         raise refused
-    return [dataclasses.replace(steps[r.job].result(outcomes), changed=r.changed)
-            if r.job in steps else r for r in results]
+    done = {name: dataclasses.replace(step.result(outcomes), changed=changes[name])
+            for name, step in steps.items()}
+    return [done.get(name) or results[name] for name in stale if name in done or name in results]
 
 
 def _one_stale(replace: Callable[[str], ReplaceResult], release: str, name: str,

@@ -143,3 +143,31 @@ def test_status_and_matching_report_progress(
     progress = Labels()
     assert len(match_jobs(session, "*", "many", progress)) == len(JOBS)
     assert progress.loops[-1][0] == "Matching" and progress.loops[-1][1] >= len(JOBS)
+
+
+def test_replace_stale_killed_before_its_one_closing_save_is_finished_by_a_rerun(
+    session: FarmSession, volume: Volume, planned: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("a", "c"):
+        planned[name].write_bytes(planned[name].read_bytes() + b"changed")
+    real_save = RecordStore.save
+
+    def killed(self: RecordStore, record: ReleaseRecord) -> None:
+        raise KeyboardInterrupt  # as if killed: the old jobs are stopped, the frames aside
+
+    monkeypatch.setattr(RecordStore, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        replace_stale(session, "many")
+    monkeypatch.setattr(RecordStore, "save", real_save)
+    assert RecordStore(volume).load("many").job("a").revision == 1  # nothing recorded
+
+    results = replace_stale(session, "many")
+
+    assert [(r.job, r.revision, r.outcome) for r in results] == [
+        ("a", 2, "submitted"), ("c", 2, "submitted")]
+    record = RecordStore(volume).load("many")
+    for name in ("a", "c"):
+        first = record.job(name).revisions[0]
+        assert first.superseded_dir == f"releases/many/superseded/{name}/r1"
+        assert any((volume.root / first.superseded_dir).iterdir())  # the frames, found
