@@ -3,7 +3,7 @@
 On the Flamenco Manager emulator (running in this process, spec validation off), a release
 of ``--jobs`` one-frame jobs goes through every verb a person runs on it, each as
 ``python -m farm_addon ...`` in a child process whose stderr is a pseudo-terminal (so the
-progress bar is drawn as a person would see it, and ``ru_maxrss`` is that step's alone):
+progress bar is drawn as a person would see it, and the peak memory is that step's alone):
 
 1. ``plan release`` of N .blend files (copies, under distinct names, of one generated file);
 2. ``status RELEASE``;
@@ -51,6 +51,18 @@ from tests.emulator import Emulator  # noqa: E402
 
 RELEASE = "scale"
 
+# ``python -m farm_addon`` that writes its peak resident memory (VmHWM: this process alone;
+# ru_maxrss would include the benchmark's own, which the child inherits until it execs).
+LAUNCH = """\
+import atexit, os, runpy, sys
+def _hwm():
+    with open("/proc/self/status") as f, open(os.environ["FARM_BENCH_HWM"], "w") as out:
+        out.write(next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+atexit.register(_hwm)
+sys.argv[0] = "farm_addon"
+runpy.run_module("farm_addon", run_name="__main__", alter_sys=True)
+"""
+
 
 @dataclass
 class Step:
@@ -80,7 +92,11 @@ def run_cli(args: list[str], env: dict[str, str], log: Path,
 
     stderr is a pseudo-terminal read by a thread (kept in ``log``), stdout goes to ``log``;
     with ``profile``, the child runs under cProfile and writes its statistics there."""
-    python = [sys.executable] + (["-m", "cProfile", "-o", str(profile)] if profile else [])
+    hwm = log.with_suffix(".hwm")
+    hwm.unlink(missing_ok=True)
+    env = {**env, "FARM_BENCH_HWM": str(hwm)}
+    python = ([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "farm_addon"]
+              if profile else [sys.executable, "-c", LAUNCH])
     master, slave = pty.openpty()
     chunks: list[bytes] = []
 
@@ -98,7 +114,7 @@ def run_cli(args: list[str], env: dict[str, str], log: Path,
     reader.start()
     start = time.perf_counter()
     with log.open("wb") as out:
-        proc = subprocess.Popen([*python, "-m", "farm_addon", *args], cwd=ROOT, env=env,
+        proc = subprocess.Popen([*python, *args], cwd=ROOT, env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=slave)
         os.close(slave)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -111,7 +127,8 @@ def run_cli(args: list[str], env: dict[str, str], log: Path,
         out.write(b"\n--- stderr ---\n" + err)
     drawn = re.search(rb"\r[^\r\n]* \[[#.]+\] \d+/\d+", err) is not None
     cpu = usage.ru_utime + usage.ru_stime
-    return seconds, cpu, usage.ru_maxrss / 1024, drawn, proc.returncode
+    peak = int(hwm.read_text()) / 1024 if hwm.is_file() else usage.ru_maxrss / 1024
+    return seconds, cpu, peak, drawn, proc.returncode
 
 
 def run_sequence(jobs: int, blend: Path, tmp: Path, logs: Path, say: bool,
