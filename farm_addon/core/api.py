@@ -98,9 +98,10 @@ def overview(settings: Settings) -> Overview:
         return status.overview(session)
 
 
-def release_status(settings: Settings, release: str, check_stale: bool = True) -> ReleaseStatus:
+def release_status(settings: Settings, release: str, check_stale: bool = True,
+                   progress: Progress | None = None) -> ReleaseStatus:
     with FarmSession(settings) as session:
-        return status.release_status(session, release, check_stale)
+        return status.release_status(session, release, check_stale, progress)
 
 
 def worker_tags(settings: Settings, *, optional: bool = False) -> list[WorkerTag]:
@@ -151,9 +152,10 @@ def plan_release(
         return plan.plan_release(session, request, progress, dry_run)
 
 
-def match_jobs(settings: Settings, query: str, release: str | None = None) -> list[Job]:
+def match_jobs(settings: Settings, query: str, release: str | None = None,
+               progress: Progress | None = None) -> list[Job]:
     with FarmSession(settings) as session:
-        return kill.match_jobs(session, query, release)
+        return kill.match_jobs(session, query, release, progress)
 
 
 def kill_jobs(
@@ -164,7 +166,7 @@ def kill_jobs(
     """Request cancellation of every job ``query`` matches (see :mod:`.query`). With
     ``only_ids`` (the jobs a person confirmed), a job that started matching since is left."""
     with FarmSession(settings) as session:
-        jobs = kill.match_jobs(session, query, release)
+        jobs = kill.match_jobs(session, query, release, progress)
         if only_ids is not None:
             jobs = [j for j in jobs if j.id in only_ids]
         return kill.kill_jobs(session, jobs, reason, progress)

@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     release = split_jobs_target(args.target, "kill")
     query = shlex.join(args.query) if len(args.query) > 1 else args.query[0]
-    jobs = api.match_jobs(ctx.settings, query, release)
+    jobs = api.match_jobs(ctx.settings, query, release, progress=ctx.progress("Matching"))
     rows = [(j.metadata.get("farm.release", "") if j.metadata else "", j.name, j.status, j.id)
             for j in jobs]
     if not jobs:

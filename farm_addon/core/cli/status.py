@@ -60,7 +60,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.say("No releases yet: `farm plan release NAME SOURCES...`.")
         return 0
     while True:
-        st = api.release_status(ctx.settings, args.release)
+        st = api.release_status(ctx.settings, args.release,
+                                progress=ctx.progress("Reading the jobs' frames"))
         if ctx.json and args.watch:  # one line per redraw (JSON Lines), for scripts
             print(json.dumps(st.as_dict(), sort_keys=True), file=ctx.out, flush=True)
         elif ctx.json:

@@ -66,16 +66,26 @@ def require_release(session: FarmSession, release: str) -> None:
         )
 
 
-def match_jobs(session: FarmSession, query: str, release: str | None = None) -> list[Job]:
+def match_jobs(session: FarmSession, query: str, release: str | None = None,
+               progress: Progress | None = None) -> list[Job]:
     """The Manager's jobs that match ``query`` (and belong to ``release`` when given)."""
+    progress = progress or Progress()
     parsed = parse_query(query, release=release)
     if release is not None:
         require_release(session, release)
+    progress.message("Asking the Manager for its jobs")
     jobs = session.client.jobs()
     if release is not None:
         volume_id = session.volume.id
         jobs = [j for j in jobs if (j.metadata or {}).get("farm.volume") == volume_id]
-    return sorted((j for j in jobs if parsed.matches(facts(j))), key=lambda j: (j.name, j.id))
+    matched = []
+    progress.start(len(jobs), "Matching")
+    for job in jobs:
+        progress.check()
+        if parsed.matches(facts(job)):
+            matched.append(job)
+        progress.advance()
+    return sorted(matched, key=lambda j: (j.name, j.id))
 
 
 def kill_jobs(

@@ -201,7 +201,8 @@ def prepare(
     if sources is None:
         sources = _collect_sources(request, plan)
     if existing is not None:
-        clash = [s.name for s in sources if existing.find(s.name)]
+        recorded = set(existing.job_names)
+        clash = [s.name for s in sources if s.name in recorded]
         if clash:
             raise BadInput(f"Release {release!r} already has job(s) {', '.join(clash)}; "
                            "use `farm replace job` for those.")
@@ -306,14 +307,13 @@ def plan_release(
                 rec.naming_template = request.naming or (plan.naming if plan else None)
                 if plan and plan.frame_data:
                     rec.frame_data = str(plan.resolve(plan.frame_data))
-            for p in planned:
-                rec.add_job(p.record)
+            rec.add_jobs(p.record for p in planned)
             store.save(rec)  # recorded before the first submission
             outcomes = submit_pending(session, store, rec, progress)
     except BaseException:
         # What the disk holds decides (a save may have landed before it raised).
-        if not store.exists(release) or all(
-            store.load(release).find(n) is None for n in packed_names
+        if not packed_names or not store.exists(release) or not set(packed_names) & set(
+            store.load(release).job_names
         ):
             _undo_packing(store, release, store_dir, packed_names)
         raise
@@ -330,7 +330,8 @@ def _still_free(record: ReleaseRecord, release: str, existing: ReleaseRecord | N
             f"{len(record.jobs)} job(s)); this run packed and submitted nothing. Use --add to "
             "add jobs to it."
         )
-    taken = [p.record.name for p in planned if record.find(p.record.name) is not None]
+    recorded = set(record.job_names)
+    taken = [p.record.name for p in planned if p.record.name in recorded]
     if taken:
         raise BadInput(
             f"Another process added job(s) {', '.join(taken)} to release {release!r} "

@@ -23,13 +23,14 @@ import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..blend.info import read_blend_info
 from ..blend.packing import missing_warning, pack_blend
-from ..blend.stamps import changed_since
-from ..errors import BadInput, FarmError, reports_disk_errors
+from ..blend.stamps import PackResult, changed_since
+from ..errors import BadInput, Cancelled, FarmError, reports_disk_errors
 from ..flamenco import NotFound
 from ..flamenco.status import CANCELLABLE, FINISHED
 from ..fs.names import validate_name
@@ -130,10 +131,11 @@ def _check_paths(session: FarmSession, record: ReleaseRecord, job: JobRecord) ->
 def _move_frames_aside(session: FarmSession, record: ReleaseRecord, job: JobRecord) -> str | None:
     volume = session.volume
     out = volume.check_inside(volume.resolve(job.output_dir))
-    if not out.is_dir() or not any(out.iterdir()):
-        return None
     target = volume.check_inside(
         volume.release_dir(record.name) / "superseded" / job.name / f"r{job.revision}")
+    if not out.is_dir() or not any(out.iterdir()):
+        # A replace killed after moving the frames, before recording it: they are there.
+        return volume.relpath(target) if target.is_dir() else None
     if target.exists():  # a killed run moved some frames already: keep both, never overwrite
         target = target.with_name(f"r{job.revision}-{time.strftime('%Y%m%d-%H%M%S')}")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -143,11 +145,12 @@ def _move_frames_aside(session: FarmSession, record: ReleaseRecord, job: JobReco
 
 
 def _checked(session: FarmSession, record: ReleaseRecord, job_name: str,
-             from_file: Path | None) -> tuple[JobRecord, Path]:
+             from_file: Path | None, ask_manager: bool = True) -> tuple[JobRecord, Path]:
     """The job and the .blend to render, checked before anything changes: the job is in the
     record, the file is a readable .blend that renders frames, every place the replace
     writes is inside the volume, and the Manager answers (its jobs of the release are adopted
-    into ``record``, which only the caller saves)."""
+    into ``record``, which only the caller saves; without ``ask_manager`` the caller did
+    that already, once for every job it replaces)."""
     job = record.job(job_name)
     source = Path(from_file) if from_file is not None else Path(job.source)
     info = read_blend_info(source, job.scene)  # BadBlendFile before anything changes
@@ -155,7 +158,8 @@ def _checked(session: FarmSession, record: ReleaseRecord, job_name: str,
         raise BadInput(f"{source.name}: scene {job.scene!r} renders a video; farm renders "
                        "frames.")
     _check_paths(session, record, job)  # a folder linked out of the volume: refused now
-    adopt(record, manager_jobs(session, record.name))
+    if ask_manager:
+        adopt(record, manager_jobs(session, record.name))
     return job, source
 
 
@@ -184,72 +188,223 @@ def _replace(
     progress = progress or Progress()
     store = RecordStore(session.volume)
     if dry_run:
-        record = store.load(release)
-        job, _ = _checked(session, record, job_name, from_file)  # nothing is saved
-        old = job.current
-        resuming = old.job_id is None and old.number > 1
-        return ReplaceResult(release, job_name, old.number,
-                             old.number if resuming else old.number + 1, old.job_id,
-                             "would replace", dry_run=True)
+        return _would_replace(session, store.load(release), job_name, from_file)
     with store.transaction(release, what=f"replacing {job_name} in {release}") as record:
-        job, source = _checked(session, record, job_name, from_file)
-        old = job.current
-        resuming = old.job_id is None and old.number > 1
-        moved: str | None = None
-        if not resuming:
-            if old.job_id is not None:
-                progress.message(f"Stopping revision {old.number} of {job_name}")
-                _stop_old_job(session, old.job_id, wait_seconds, progress)
-            moved = _move_frames_aside(session, record, job)
-            delivered = mark_superseded(session.volume, release, job.name, old.number)
-            if delivered:
-                progress.message(f"{delivered} delivered file(s) of {job_name} are marked "
-                                 "superseded; the next harvest replaces them.")
-            old.state = "superseded"
-            old.superseded_dir = moved
-            job.new_revision(old.source_sha256)
-            store.save(record)  # the old revision is closed before anything new exists
-        progress.message(f"Packing {source.name} as revision {job.revision} of {job_name}")
-        packed = pack_blend(source, session.volume, session.volume.store_dir(release),
-                            job.name, progress, replace=True)
-        job.source = str(source.resolve())
-        job.record_pack(packed)
+        step = _new_revision(session, store, record, job_name, from_file, progress,
+                             wait_seconds)
+        step.record_pack()
         store.save(record)
         outcomes = submit_pending(session, store, record, progress)
-    mine = next((o for o in outcomes if o.name == job_name),
-                SubmitOutcome(job_name, job.revision, job.job_id, "adopted"))
-    warning = missing_warning(packed)
-    return ReplaceResult(release, job_name, old.number, job.revision, mine.job_id, mine.outcome,
-                         moved, (warning,) if warning else (), mine.message)
+    return step.result(outcomes)
 
 
-def stale_jobs(session: FarmSession, release: str) -> dict[str, list[str]]:
+def _would_replace(session: FarmSession, record: ReleaseRecord, job_name: str,
+                   from_file: Path | None, ask_manager: bool = True) -> ReplaceResult:
+    """What a replace of ``job_name`` would do, checked as a replace checks; nothing saved."""
+    job, _ = _checked(session, record, job_name, from_file, ask_manager)
+    old = job.current
+    resuming = old.job_id is None and old.number > 1
+    return ReplaceResult(record.name, job_name, old.number,
+                         old.number if resuming else old.number + 1, old.job_id,
+                         "would replace", dry_run=True)
+
+
+@dataclass
+class _Step:
+    """A job brought to its new revision and packed; the pack not yet recorded (until then
+    the job stays stale, so a replace killed before submitting repeats it), not submitted."""
+
+    release: str
+    job: JobRecord
+    old_number: int
+    moved: str | None
+    source: Path
+    packed: PackResult
+
+    @property
+    def warning(self) -> str | None:
+        return missing_warning(self.packed)
+
+    def record_pack(self) -> None:
+        self.job.source = str(self.source.resolve())
+        self.job.record_pack(self.packed)
+
+    def result(self, outcomes: list[SubmitOutcome]) -> ReplaceResult:
+        mine = next((o for o in outcomes if o.name == self.job.name),
+                    SubmitOutcome(self.job.name, self.job.revision, self.job.job_id, "adopted"))
+        return ReplaceResult(self.release, self.job.name, self.old_number, self.job.revision,
+                             mine.job_id, mine.outcome, self.moved,
+                             (self.warning,) if self.warning else (), mine.message)
+
+
+@reports_disk_errors("replace the job")
+def _new_revision(
+    session: FarmSession, store: RecordStore, record: ReleaseRecord, job_name: str,
+    from_file: Path | None, progress: Progress, wait_seconds: float,
+) -> _Step:
+    """Inside the caller's transaction: stop the old revision, move its frames aside, record
+    the new revision (saved before anything new exists), pack it. The caller records the
+    pack, saves and submits."""
+    closed = _close_old(session, record, job_name, from_file, progress, wait_seconds)
+    if not closed.resuming:
+        store.save(record)  # the old revision is closed before anything new exists
+    return _pack_new(session, record, closed, progress)
+
+
+@dataclass
+class _Closed:
+    """A job whose old revision is closed (``resuming``: a killed run had closed it)."""
+
+    job: JobRecord
+    source: Path
+    old_number: int
+    moved: str | None
+    resuming: bool = False
+
+
+@reports_disk_errors("replace the job")
+def _close_old(
+    session: FarmSession, record: ReleaseRecord, job_name: str, from_file: Path | None,
+    progress: Progress, wait_seconds: float, ask_manager: bool = True,
+) -> _Closed:
+    """Check the job, stop its old revision, move its frames aside, start its new revision in
+    ``record`` (the caller saves it before anything new exists)."""
+    release = record.name
+    job, source = _checked(session, record, job_name, from_file, ask_manager)
+    old = job.current
+    if old.job_id is None and old.number > 1:
+        return _Closed(job, source, old.number, None, resuming=True)
+    if old.job_id is not None:
+        progress.message(f"Stopping revision {old.number} of {job_name}")
+        _stop_old_job(session, old.job_id, wait_seconds, progress)
+    moved = _move_frames_aside(session, record, job)
+    delivered = mark_superseded(session.volume, release, job.name, old.number)
+    if delivered:
+        progress.message(f"{delivered} delivered file(s) of {job_name} are marked "
+                         "superseded; the next harvest replaces them.")
+    old.state = "superseded"
+    old.superseded_dir = moved
+    job.new_revision(old.source_sha256)
+    return _Closed(job, source, old.number, moved)
+
+
+@reports_disk_errors("replace the job")
+def _pack_new(session: FarmSession, record: ReleaseRecord, closed: _Closed,
+              progress: Progress) -> _Step:
+    job = closed.job
+    progress.message(f"Packing {closed.source.name} as revision {job.revision} of {job.name}")
+    packed = pack_blend(closed.source, session.volume, session.volume.store_dir(record.name),
+                        job.name, progress, replace=True)
+    return _Step(record.name, job, closed.old_number, closed.moved, closed.source, packed)
+
+
+def stale_jobs(session: FarmSession, release: str,
+               progress: Progress | None = None) -> dict[str, list[str]]:
     """Jobs of ``release`` whose source or dependencies changed since packing, with the
     files that changed."""
-    record = RecordStore(session.volume).load(release)
+    return _stale_in(RecordStore(session.volume).load(release), progress or Progress())
+
+
+def _stale_in(record: ReleaseRecord, progress: Progress) -> dict[str, list[str]]:
     stale = {}
+    progress.start(len(record.jobs), "Checking sources")
     for job in record.jobs:
+        progress.check()
         changed = changed_since(job.fingerprint())
         if changed:
             stale[job.name] = changed
+        progress.advance()
     return stale
 
 
+@reports_disk_errors("replace the stale jobs")
 def replace_stale(
     session: FarmSession, release: str, progress: Progress | None = None,
     wait_seconds: float = 60.0, dry_run: bool = False,
 ) -> list[ReplaceResult]:
     """Replace exactly the stale jobs of ``release``; one result each (failures included),
-    with the files that changed."""
+    with the files that changed.
+
+    One transaction for them all: the record is read once and the Manager's jobs listed once
+    (not once per stale job), each job's old revision is closed and saved before its new one
+    is packed, and the new revisions are submitted together at the end."""
     release = validate_name(release, "release name")
-    results = []
-    for name, changed in stale_jobs(session, release).items():
+    progress = progress or Progress()
+    store = RecordStore(session.volume)
+    if dry_run:
+        record = store.load(release)
+        stale = _stale_in(record, progress)
+        if stale:
+            adopt(record, manager_jobs(session, release))
+        return [_one_stale(lambda name: _would_replace(session, record, name, None, False),
+                           release, name, changed, dry_run)
+                for name, changed in stale.items()]
+    if not _stale_in(store.load(release), progress):  # nothing to do: no lock, no write
+        return []
+    with store.transaction(release, what=f"replacing the stale jobs of {release}") as record:
+        stale = _stale_in(record, progress)  # again under the lock: what another one did
+        adopt(record, manager_jobs(session, release))
+        steps: dict[str, _Step] = {}
+        results: dict[str, ReplaceResult] = {}
+        changes = {name: tuple(changed) for name, changed in stale.items()}
+
+        def failed(name: str, exc: FarmError) -> None:
+            results[name] = ReplaceResult(release, name, 0, 0, None, "failed",
+                                          message=str(exc), changed=changes[name])
+
+        # 1. Every old revision closed, then saved once (not once per job: each save writes
+        # the whole record). A run killed before that save leaves old revisions whose jobs
+        # are gone and whose frames are aside; the next run finds both and closes them.
+        closed: list[_Closed] = []
+        refused: BadInput | None = None
         try:
-            result = _replace(session, release, name, None, progress, wait_seconds, dry_run)
-        except BadInput:
-            raise
-        except FarmError as exc:
-            result = ReplaceResult(release, name, 0, 0, None, "failed", message=str(exc),
-                                   dry_run=dry_run)
-        results.append(dataclasses.replace(result, changed=tuple(changed)))
-    return results
+            for name in stale:
+                progress.check()
+                try:
+                    closed.append(_close_old(session, record, name, None, progress,
+                                             wait_seconds, ask_manager=False))
+                except BadInput as exc:  # checked before it changed anything: stop at this
+                    refused = exc        # job; the jobs before it are still replaced
+                    break
+                except Cancelled:
+                    raise
+                except FarmError as exc:
+                    failed(name, exc)
+        finally:
+            if closed:
+                store.save(record)  # also when cancelled: what was closed is recorded
+        # 2. Each new revision packed (recorded below, just before the one submission).
+        for one in closed:
+            progress.check()
+            try:
+                steps[one.job.name] = _pack_new(session, record, one, progress)
+            except Cancelled:
+                raise
+            except FarmError as exc:
+                failed(one.job.name, exc)
+        # The packs are recorded only now: the closing save of one job writes the others
+        # too, and a job recorded as packed but not submitted would no longer look stale.
+        for step in steps.values():
+            step.record_pack()
+        # A job whose replace failed stays as recorded (the next replace resumes it).
+        outcomes = (submit_pending(session, store, record, progress, skip=set(results))
+                    if steps else [])
+    if refused is not None:
+        raise refused
+    done = {name: dataclasses.replace(step.result(outcomes), changed=changes[name])
+            for name, step in steps.items()}
+    return [done.get(name) or results[name] for name in stale if name in done or name in results]
+
+
+def _one_stale(replace: Callable[[str], ReplaceResult], release: str, name: str,
+               changed: list[str], dry_run: bool) -> ReplaceResult:
+    """``replace(name)`` with the changed files; a FarmError becomes a failed result (bad
+    input still stops everything)."""
+    try:
+        result = replace(name)
+    except (BadInput, Cancelled):
+        raise
+    except FarmError as exc:
+        result = ReplaceResult(release, name, 0, 0, None, "failed", message=str(exc),
+                               dry_run=dry_run)
+    return dataclasses.replace(result, changed=tuple(changed))

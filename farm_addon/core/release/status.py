@@ -9,7 +9,6 @@ Reading the status writes nothing.
 
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from ..flamenco import Job, WorkerSummary
 from ..flamenco.status import FINISHED, JobStatus
 from ..frames import frame_filename, parse_frames
 from ..fs.volume import Volume
+from ..progress import Progress
 from ..session import FarmSession
 from .record import JobRecord, RecordStore, ReleaseRecord
 from .submit import adopt, manager_jobs
@@ -102,9 +102,11 @@ def frames_on_disk(volume: Volume, job: JobRecord) -> tuple[int, int]:
 
 
 def _rows(volume: Volume, record: ReleaseRecord, jobs: dict[str, Job],
-          check_stale: bool) -> list[JobRow]:
+          check_stale: bool, progress: Progress) -> list[JobRow]:
     rows = []
+    progress.start(len(record.jobs), "Reading the jobs' frames")
     for job in record.jobs:
+        progress.check()
         job_id = job.job_id
         status: str
         if job_id is None:
@@ -116,17 +118,21 @@ def _rows(volume: Volume, record: ReleaseRecord, jobs: dict[str, Job],
         done, total = frames_on_disk(volume, job)
         stale = tuple(changed_since(job.fingerprint())) if check_stale else ()
         rows.append(JobRow(job.name, status, done, total, job.revision, job_id, stale))
+        progress.advance()
     return rows
 
 
-def release_status(session: FarmSession, release: str, check_stale: bool = True) -> ReleaseStatus:
+def release_status(session: FarmSession, release: str, check_stale: bool = True,
+                   progress: Progress | None = None) -> ReleaseStatus:
     """The status of every job of ``release``, at its current revision."""
+    progress = progress or Progress()
     volume = session.volume
-    record = RecordStore(volume).load(release)
+    record = RecordStore(volume).load(release)  # a fresh copy: adopt() below changes only it
+    progress.message("Asking the Manager about the jobs")
     found = manager_jobs(session, release)
-    view = copy.deepcopy(record)
-    adopt(view, found)  # show jobs a crashed run submitted; the next writer records them
-    return ReleaseStatus(release, _rows(volume, view, {j.id: j for j in found}, check_stale))
+    adopt(record, found)  # show jobs a crashed run submitted; the next writer records them
+    return ReleaseStatus(release, _rows(volume, record, {j.id: j for j in found}, check_stale,
+                                        progress))
 
 
 @dataclass(frozen=True)

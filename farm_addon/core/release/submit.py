@@ -9,6 +9,7 @@ command finds that job by its metadata (``farm.release``, ``farm.job``, ``farm.r
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,15 +159,20 @@ def submit_pending(
     store: RecordStore,
     record: ReleaseRecord,
     progress: Progress | None = None,
+    skip: Collection[str] = (),
 ) -> list[SubmitOutcome]:
-    """Submit every job of ``record`` not yet on the Manager. The caller holds the record's
-    lock (inside ``store.transaction``); the record is saved before and after sending."""
+    """Submit every job of ``record`` not yet on the Manager (but those named in ``skip``).
+    The caller holds the record's lock (inside ``store.transaction``); the record is saved
+    before and after sending."""
     progress = progress or Progress()
     outcomes: list[SubmitOutcome] = []
-    for name in adopt(record, manager_jobs(session, record.name)):
-        job = record.job(name)
-        outcomes.append(SubmitOutcome(name, job.revision, job.job_id, "adopted"))
-    todo = pending(record)
+    first = adopt(record, manager_jobs(session, record.name))
+    if first:
+        by_name = {job.name: job for job in record.jobs}
+        for name in first:
+            job = by_name[name]
+            outcomes.append(SubmitOutcome(name, job.revision, job.job_id, "adopted"))
+    todo = [job for job in pending(record) if job.name not in skip]
     if not todo:
         store.save(record)
         return outcomes
