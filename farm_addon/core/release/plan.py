@@ -25,11 +25,12 @@ from datetime import datetime
 from pathlib import Path
 
 from ..blend.info import BlendInfo, read_blend_info
-from ..blend.packing import missing_warning, pack_blend, remove_packed
+from ..blend.packing import pack_blend, pack_warnings, remove_packed, sweep_store
 from ..errors import BadInput, reports_disk_errors
 from ..flamenco.bulk import run_bulk
 from ..fs.atomic import sweep_temps
 from ..fs.names import casefold_collisions, fold, validate_name
+from ..fs.pool import sweep_unused
 from ..fs.volume import Volume
 from ..progress import Progress
 from ..session import FarmSession
@@ -288,18 +289,18 @@ def plan_release(
         # Blender) waits, and never finds its packed files replaced by this one's.
         with store.transaction(release, create=existing is None, what=f"planning {release}") as rec:
             _still_free(rec, release, existing, planned)
+            store_dir.mkdir(parents=True, exist_ok=True)
+            sweep_store(volume, store_dir)  # once, not once per job
             progress.start(len(planned), "Packing")
             for p in planned:
                 progress.check()
                 # The job is in no record (checked under the lock): anything the store holds
                 # under its name was left by a plan killed while packing, so it is replaced.
                 result = pack_blend(p.source.path, volume, store_dir, p.record.name,
-                                    replace=True)
+                                    replace=True, sweep=False)
                 packed_names.append(p.record.name)
                 p.record.record_pack(result)
-                warning = missing_warning(result)
-                if warning:
-                    warnings.append(warning)
+                warnings += [w for w in pack_warnings(result) if w not in warnings]
                 progress.advance()
             if not rec.jobs and existing is None:
                 rec.planned_from = PlannedFrom.here(
@@ -344,7 +345,8 @@ def _undo_packing(store: RecordStore, release: str, store_dir: Path, names: list
     packing made, so that the volume is left as it was."""
     volume = store.volume
     for job_name in names:
-        remove_packed(volume, store_dir, job_name)
+        remove_packed(volume, store_dir, job_name, sweep=False)
+    sweep_unused(volume)  # once: the pool files only these jobs used
     if store.exists(release):
         return
     volume.lock_path(release).unlink(missing_ok=True)

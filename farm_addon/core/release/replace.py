@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..blend.info import read_blend_info
-from ..blend.packing import missing_warning, pack_blend
+from ..blend.packing import pack_blend, pack_warnings
 from ..blend.stamps import PackResult, changed_since
 from ..errors import BadInput, Cancelled, FarmError, reports_disk_errors
 from ..flamenco import NotFound
@@ -222,8 +222,8 @@ class _Step:
     packed: PackResult
 
     @property
-    def warning(self) -> str | None:
-        return missing_warning(self.packed)
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(pack_warnings(self.packed))
 
     def record_pack(self) -> None:
         self.job.source = str(self.source.resolve())
@@ -234,7 +234,7 @@ class _Step:
                     SubmitOutcome(self.job.name, self.job.revision, self.job.job_id, "adopted"))
         return ReplaceResult(self.release, self.job.name, self.old_number, self.job.revision,
                              mine.job_id, mine.outcome, self.moved,
-                             (self.warning,) if self.warning else (), mine.message)
+                             self.warnings, mine.message)
 
 
 @reports_disk_errors("replace the job")

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..blend.info import read_blend_info
-from ..blend.packing import missing_warning, pack_blend
+from ..blend.packing import pack_blend, pack_warnings
 from ..errors import BadInput, reports_disk_errors
 from ..flamenco import SubmittedJob, current_platform
 from ..flamenco.status import FINISHED
@@ -166,6 +166,5 @@ def seed_job(
         worker_tag=tag_id,
     )
     submitted = client.submit_job(body)
-    warning = missing_warning(packed)
     return SeedResult(job, submitted.id, packed.stored_blend, out_dir, frames,
-                      (warning,) if warning else (), moved, source)
+                      tuple(pack_warnings(packed)), moved, source)
