@@ -289,7 +289,6 @@ def plan_release(
         # Blender) waits, and never finds its packed files replaced by this one's.
         with store.transaction(release, create=existing is None, what=f"planning {release}") as rec:
             _still_free(rec, release, existing, planned)
-            store_dir.mkdir(parents=True, exist_ok=True)
             sweep_store(volume, store_dir)  # once, not once per job
             progress.start(len(planned), "Packing")
             for p in planned:
