@@ -54,6 +54,18 @@ GREEN_WORLD = textwrap.dedent("""
 """)
 
 
+def farm_volume(emulator_factory: Any, volume: Path, cwd: Path) -> dict[str, str]:
+    """``volume`` made a farm volume, served by an emulator whose Worker renders with real
+    Blender; the environment that points `farm` at both."""
+    volume.mkdir()
+    emu: Emulator = emulator_factory(storage=volume, worker="blender")
+    emu.start_worker_thread()
+    env = dict(os.environ, FARM_MANAGER_URL=emu.url, FARM_VOLUME=str(volume),
+               PYTHONPATH=str(ROOT))
+    assert farm(env, cwd, "init", str(volume)).returncode == 0
+    return env
+
+
 def image_stats(blender: Any, path: Path) -> tuple[tuple[int, int], float, float, float]:
     """(size, mean red, mean green, share of missing-texture pink pixels) of a PNG."""
     image = blender.data.images.load(str(path), check_existing=False)
@@ -79,13 +91,7 @@ def test_release_rendered_replaced_harvested_archived(
         {"kind": "textured", "name": "crate", **small},
         {"kind": "linked", "name": "props", **small},
     ])
-    volume.mkdir()
-    emu: Emulator = emulator_factory(storage=volume, worker="blender")
-    emu.start_worker_thread()
-    env = dict(os.environ, FARM_MANAGER_URL=emu.url, FARM_VOLUME=str(volume),
-               PYTHONPATH=str(ROOT))
-
-    assert farm(env, tmp_path, "init", str(volume)).returncode == 0
+    env = farm_volume(emulator_factory, volume, tmp_path)
     run = farm(env, tmp_path, "plan", "release", "e2e", *(str(p) for p in made.values()))
     assert run.returncode == 0, run.stderr
     run = farm(env, tmp_path, "status", "e2e", "--watch", "--interval", "0.5")
@@ -167,12 +173,7 @@ def test_jobs_sharing_textures_store_them_once_and_render_them(
     ])
     wood = [scenes / name / "scene" / "textures" / "wood.png" for name in ("crate", "barrel")]
     assert wood[0].read_bytes() == wood[1].read_bytes()  # the premise: one content, two files
-    volume.mkdir()
-    emu: Emulator = emulator_factory(storage=volume, worker="blender")
-    emu.start_worker_thread()
-    env = dict(os.environ, FARM_MANAGER_URL=emu.url, FARM_VOLUME=str(volume),
-               PYTHONPATH=str(ROOT))
-    assert farm(env, tmp_path, "init", str(volume)).returncode == 0
+    env = farm_volume(emulator_factory, volume, tmp_path)
     run = farm(env, tmp_path, "plan", "release", "shared", *(str(p) for p in made.values()))
     assert run.returncode == 0, run.stderr
 

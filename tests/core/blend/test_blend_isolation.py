@@ -19,12 +19,6 @@ from farm_addon.core.blend.deps import trace_dependencies
 from farm_addon.core.blend.info import read_blend_info
 from farm_addon.core.blend.packing import pack_blend, source_fingerprint
 from farm_addon.core.fs.volume import Volume
-from tests import blendgen
-
-
-@pytest.fixture(scope="session")
-def blends(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return blendgen.standard_blends(tmp_path_factory.getbasetemp() / "blends")
 
 
 def test_farm_leaves_the_shared_bat_alone(

@@ -16,11 +16,6 @@ from farm_addon.core.blend.info import IMAGE_FORMATS, read_blend_info
 from tests import blendgen
 
 
-@pytest.fixture(scope="session")
-def blends(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return blendgen.standard_blends(tmp_path_factory.getbasetemp() / "blends")
-
-
 def test_simple(blends: dict[str, Path]) -> None:
     info = read_blend_info(blends["simple"])
     assert info.blender_version == "4.5"

@@ -28,16 +28,6 @@ from farm_addon.core.progress import Progress
 from tests import blendgen
 
 
-@pytest.fixture(scope="session")
-def blends(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return blendgen.standard_blends(tmp_path_factory.getbasetemp() / "blends")
-
-
-@pytest.fixture
-def volume(tmp_path: Path) -> Volume:
-    return Volume.init(tmp_path / "volume", name="test")
-
-
 @pytest.fixture
 def sources(tmp_path: Path) -> Path:
     path = tmp_path / "artist"

@@ -26,16 +26,6 @@ TEXTURE_BYTES = 4 << 20
 JOBS = 30
 
 
-@pytest.fixture(scope="session")
-def blends(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return blendgen.standard_blends(tmp_path_factory.getbasetemp() / "blends")
-
-
-@pytest.fixture
-def volume(tmp_path: Path) -> Volume:
-    return Volume.init(tmp_path / "volume", name="test")
-
-
 @pytest.fixture
 def shots(blends: dict[str, Path], tmp_path: Path) -> list[Path]:
     """30 .blend files in one folder, all using //textures/wood.png (4 MB) and metal.png."""
