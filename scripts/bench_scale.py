@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = {}
         for n in ([jobs] if args.no_baseline else [jobs // 10, jobs]):
             if say:
-                print(f"release of {n} jobs:", flush=True)
+                print(f"release of {n} jobs (Manager: the emulator, 3.8.5 API):", flush=True)
             runs[n] = run_sequence(n, blend, tmp, logs, say, args.profile)
         if args.logs is None:
             failed_logs = [s for steps, _, _ in runs.values() for s in steps if s.exit_code]
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     base = runs.get(jobs // 10)
     ok = all(s.exit_code == 0 for run in runs.values() for s in run[0])
     summary = {
-        "bench": "bench_scale", "jobs": jobs, "idle_cli_mib": round(idle, 1),
+        "bench": "bench_scale", "manager": "emulator 3.8.5 API", "jobs": jobs, "idle_cli_mib": round(idle, 1),
         "cp_s": round(cp_s, 3), "ok": ok,
         "steps": [asdict(s) for s in steps],
         "baseline": ({"jobs": jobs // 10, "cp_s": round(base[1], 3),
