@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     base = runs.get(jobs // 10)
     ok = all(s.exit_code == 0 for run in runs.values() for s in run[0])
     summary = {
-        "bench": "bench_scale", "manager": "emulator 3.8.5 API", "jobs": jobs, "idle_cli_mib": round(idle, 1),
+        "bench": "bench_scale", "manager": "emulator 3.8.5 API", "jobs": jobs,
+        "idle_cli_mib": round(idle, 1),
         "cp_s": round(cp_s, 3), "ok": ok,
         "steps": [asdict(s) for s in steps],
         "baseline": ({"jobs": jobs // 10, "cp_s": round(base[1], 3),
